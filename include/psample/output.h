@@ -1,0 +1,78 @@
+/*
+ * output.h - profile writers.
+ *
+ * Each format is one file in src/output/ and one entry in the table in
+ * src/output/output.c.  Writers read only the trie and the profile's
+ * metadata; output__write() makes the file appear atomically (temporary
+ * file in the same directory, fsync, rename).
+ */
+#ifndef PSAMPLE_OUTPUT_H
+#define PSAMPLE_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "psample/trie.h"
+
+struct profile_meta {
+	pid_t pid;
+	double interval_s;      /* sampling interval */
+	int64_t start_unix_ns;
+	int64_t duration_ns;
+	const char *cmdline;    /* the target's command line, or NULL */
+	const char *mode;       /* "wall" */
+	const char *python;     /* the target's version, e.g. "3.11.7" */
+};
+
+struct output_opts {
+	bool full_paths;        /* do not shorten file paths */
+};
+
+struct output_format {
+	const char *name;
+	const char *ext;        /* default extension, with the dot */
+	const char *help;
+	/* Write the whole profile to out.  Returns 0 or -errno. */
+	int (*write)(FILE *out, const struct trie *t,
+		     const struct profile_meta *m,
+		     const struct output_opts *o);
+};
+
+/* The format called name, or NULL. */
+const struct output_format *output__find(const char *name);
+
+/* The format a path's extension names unambiguously, or NULL. */
+const struct output_format *output__for_path(const char *path);
+
+/* "folded, ..." - the valid names, for error messages. */
+const char *output__names(void);
+
+/*
+ * Check, before any sampling, that path can be created: its directory
+ * exists and is writable.  Returns 0 or -errno.
+ */
+int output__check(const char *path);
+
+/* Write the profile to path atomically.  Returns 0 or -errno (-ENOSPC). */
+int output__write(const struct output_format *fmt, const char *path,
+		  const struct trie *t, const struct profile_meta *m,
+		  const struct output_opts *o);
+
+/*
+ * The path as users expect to read it: relative to the site-packages,
+ * dist-packages or lib/pythonX.Y directory it sits in, else unchanged.
+ * Writes at most n bytes (NUL included) to buf and returns buf.
+ */
+const char *output__short_path(const char *path, char *buf, size_t n);
+
+/*
+ * Append s to buf (capacity n, NUL-terminated) as a label that is safe in
+ * line-oriented formats: ';' becomes ':', CR/LF become ' ', invalid UTF-8
+ * becomes U+FFFD.  Returns the new length.
+ */
+size_t output__label(char *buf, size_t len, size_t n, const char *s);
+
+#endif

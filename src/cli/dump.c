@@ -1,0 +1,2 @@
+/* dump.c - stub, being written */
+typedef int ps_stub_unused;

@@ -1,0 +1,2 @@
+/* elfsym.c - stub, being written */
+typedef int ps_stub_unused;

@@ -1,0 +1,20 @@
+/* error.c - descriptions of psample's own error codes. */
+#include <string.h>
+
+#include "psample/error.h"
+
+const char *ps_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case PS_ENOTPYTHON: return "not a Python process";
+	case PS_EUNSUPPORTED: return "unsupported Python version";
+	case PS_EBADLAYOUT: return "interpreter layout did not validate";
+	case PS_ENOTREADY: return "interpreter not initialised";
+	case PS_ECORRUPT: return "inconsistent data read from the target";
+	case PS_ETOODEEP: return "walk bound exceeded";
+	case PS_EBADFORMAT: return "unknown output format";
+	default: return strerror(err);
+	}
+}

@@ -1,0 +1,2 @@
+/* folded.c - stub, being written */
+typedef int ps_stub_unused;

@@ -1,0 +1,2 @@
+/* output.c - stub, being written */
+typedef int ps_stub_unused;

@@ -1,0 +1,2 @@
+/* mem.c - stub, being written */
+typedef int ps_stub_unused;

@@ -1,0 +1,2 @@
+/* layout_311.c - stub, being written */
+typedef int ps_stub_unused;

@@ -1,0 +1,2 @@
+/* linetable.c - stub, being written */
+typedef int ps_stub_unused;

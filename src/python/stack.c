@@ -1,0 +1,2 @@
+/* stack.c - stub, being written */
+typedef int ps_stub_unused;

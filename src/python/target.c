@@ -1,0 +1,2 @@
+/* target.c - stub, being written */
+typedef int ps_stub_unused;
