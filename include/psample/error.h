@@ -13,13 +13,13 @@
 /* Above any errno value Linux uses (the largest is < 200). */
 enum ps_error {
 	PS_EFIRST = 10000,
-	PS_ENOTPYTHON,    /* the process has no CPython interpreter in it */
-	PS_EUNSUPPORTED,  /* a CPython version psample has no layout for */
-	PS_EBADLAYOUT,    /* the layout did not validate against the target */
-	PS_ENOTREADY,     /* the interpreter is not initialised (yet/any more) */
-	PS_ECORRUPT,      /* data read from the target is inconsistent */
-	PS_ETOODEEP,      /* a walk hit its bound */
-	PS_EBADFORMAT,    /* unknown output format */
+	PS_ENOTPYTHON, /* the process has no CPython interpreter in it */
+	PS_EUNSUPPORTED, /* a CPython version psample has no layout for */
+	PS_EBADLAYOUT, /* the layout did not validate against the target */
+	PS_ENOTREADY, /* the interpreter is not initialised (yet/any more) */
+	PS_ECORRUPT, /* data read from the target is inconsistent */
+	PS_ETOODEEP, /* a walk hit its bound */
+	PS_EBADFORMAT, /* unknown output format */
 	PS_ELAST,
 };
 
@@ -32,14 +32,14 @@ const char *ps_strerror(int err);
  */
 enum ps_exit {
 	PS_EXIT_OK = 0,
-	PS_EXIT_USAGE = 2,        /* bad command line */
-	PS_EXIT_NO_PROCESS = 3,   /* no such pid */
-	PS_EXIT_NOT_PYTHON = 4,   /* the process is not a Python interpreter */
-	PS_EXIT_UNSUPPORTED = 5,  /* unsupported or unreadable interpreter */
-	PS_EXIT_PERMISSION = 6,   /* not allowed to read the process */
-	PS_EXIT_OUTPUT = 7,       /* the output cannot be written (or disk full) */
-	PS_EXIT_EXEC = 8,         /* record: the command could not be started */
-	PS_EXIT_INTERNAL = 9,     /* anything else: a bug or resource failure */
+	PS_EXIT_USAGE = 2, /* bad command line */
+	PS_EXIT_NO_PROCESS = 3, /* no such pid */
+	PS_EXIT_NOT_PYTHON = 4, /* the process is not a Python interpreter */
+	PS_EXIT_UNSUPPORTED = 5, /* unsupported or unreadable interpreter */
+	PS_EXIT_PERMISSION = 6, /* not allowed to read the process */
+	PS_EXIT_OUTPUT = 7, /* the output cannot be written (or disk full) */
+	PS_EXIT_EXEC = 8, /* record: the command could not be started */
+	PS_EXIT_INTERNAL = 9, /* anything else: a bug or resource failure */
 };
 
 #endif

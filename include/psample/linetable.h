@@ -16,21 +16,21 @@
 #include <stdint.h>
 
 enum py_linetable_kind {
-	PY_LINETABLE_LNOTAB = 1,  /* 3.8, 3.9: co_lnotab, byte addresses */
-	PY_LINETABLE_310,         /* 3.10: co_linetable (PEP 626) */
-	PY_LINETABLE_LOCATIONS,   /* 3.11+: location table */
+	PY_LINETABLE_LNOTAB = 1, /* 3.8, 3.9: co_lnotab, byte addresses */
+	PY_LINETABLE_310, /* 3.10: co_linetable (PEP 626) */
+	PY_LINETABLE_LOCATIONS, /* 3.11+: location table */
 };
 
 struct py_line_range {
-	uint32_t start;  /* first code unit of the range */
-	int32_t line;    /* -1: no line */
+	uint32_t start; /* first code unit of the range */
+	int32_t line; /* -1: no line */
 };
 
 struct py_lines {
 	int32_t firstlineno;
-	uint32_t end;    /* code units covered by the table */
+	uint32_t end; /* code units covered by the table */
 	uint32_t n;
-	struct py_line_range *v;  /* sorted by start, owned */
+	struct py_line_range *v; /* sorted by start, owned */
 };
 
 /*

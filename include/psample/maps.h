@@ -21,13 +21,13 @@ enum {
 };
 
 struct map_entry {
-	uint64_t start, end;  /* [start, end) */
-	uint64_t offset;      /* file offset of start */
+	uint64_t start, end; /* [start, end) */
+	uint64_t offset; /* file offset of start */
 	uint64_t inode;
 	unsigned int dev_major, dev_minor;
-	unsigned int perms;   /* MAP_PERM_* */
-	bool deleted;         /* path ended in " (deleted)", which is stripped */
-	char *path;           /* owned; "" for anonymous mappings */
+	unsigned int perms; /* MAP_PERM_* */
+	bool deleted; /* path ended in " (deleted)", which is stripped */
+	char *path; /* owned; "" for anonymous mappings */
 };
 
 struct maps {

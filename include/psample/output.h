@@ -19,26 +19,25 @@
 
 struct profile_meta {
 	pid_t pid;
-	double interval_s;      /* sampling interval */
+	double interval_s; /* sampling interval */
 	int64_t start_unix_ns;
 	int64_t duration_ns;
-	const char *cmdline;    /* the target's command line, or NULL */
-	const char *mode;       /* "wall" */
-	const char *python;     /* the target's version, e.g. "3.11.7" */
+	const char *cmdline; /* the target's command line, or NULL */
+	const char *mode; /* "wall" */
+	const char *python; /* the target's version, e.g. "3.11.7" */
 };
 
 struct output_opts {
-	bool full_paths;        /* do not shorten file paths */
+	bool full_paths; /* do not shorten file paths */
 };
 
 struct output_format {
 	const char *name;
-	const char *ext;        /* default extension, with the dot */
+	const char *ext; /* default extension, with the dot */
 	const char *help;
 	/* Write the whole profile to out.  Returns 0 or -errno. */
 	int (*write)(FILE *out, const struct trie *t,
-		     const struct profile_meta *m,
-		     const struct output_opts *o);
+		     const struct profile_meta *m, const struct output_opts *o);
 };
 
 /* The format called name, or NULL. */

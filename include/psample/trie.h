@@ -18,26 +18,26 @@
 #include <stdint.h>
 
 enum ps_frame_kind {
-	PS_FRAME_PYTHON = 0,  /* a Python function */
-	PS_FRAME_THREAD,      /* synthetic root: a thread (num = native tid) */
-	PS_FRAME_PROCESS,     /* synthetic root: a process (num = pid) */
-	PS_FRAME_SPECIAL,     /* synthetic marker, e.g. "[truncated]" */
+	PS_FRAME_PYTHON = 0, /* a Python function */
+	PS_FRAME_THREAD, /* synthetic root: a thread (num = native tid) */
+	PS_FRAME_PROCESS, /* synthetic root: a process (num = pid) */
+	PS_FRAME_SPECIAL, /* synthetic marker, e.g. "[truncated]" */
 };
 
 struct ps_frame {
-	uint32_t kind;        /* enum ps_frame_kind */
-	int32_t firstlineno;  /* PYTHON: co_firstlineno */
-	int32_t line;         /* PYTHON: current line (-1 unknown) */
-	uint64_t num;         /* THREAD: tid; PROCESS: pid */
-	const char *name;     /* PYTHON: qualname; THREAD: thread name or NULL;
-				 PROCESS: command line; SPECIAL: label */
-	const char *file;     /* PYTHON: co_filename as in the target; else NULL */
+	uint32_t kind; /* enum ps_frame_kind */
+	int32_t firstlineno; /* PYTHON: co_firstlineno */
+	int32_t line; /* PYTHON: current line (-1 unknown) */
+	uint64_t num; /* THREAD: tid; PROCESS: pid */
+	const char *name; /* PYTHON: qualname; THREAD: thread name or NULL;
+			     PROCESS: command line; SPECIAL: label */
+	const char *file; /* PYTHON: co_filename as in the target; else NULL */
 };
 
 struct trie_node {
 	uint32_t parent;
 	uint32_t frame;
-	uint64_t self;        /* samples whose innermost frame is this node */
+	uint64_t self; /* samples whose innermost frame is this node */
 };
 
 struct trie;

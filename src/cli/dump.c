@@ -1,2 +1,192 @@
-/* dump.c - stub, being written */
-typedef int ps_stub_unused;
+/*
+ * dump.c - `psample dump`: every thread's Python stack, now, as text in
+ * the shape of a Python traceback (innermost frame first) or as JSON.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "psample/error.h"
+#include "psample/proc.h"
+#include "psample/pystack.h"
+#include "psample/pytarget.h"
+#include "cli.h"
+
+/* A torn read makes one thread unreadable for one sample; try again. */
+#define DUMP_TRIES 20
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
+static size_t utf8__seq(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned min;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	unsigned cp = c & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static void json__str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+
+	fputc('"', f);
+	while (*p) {
+		size_t n = utf8__seq(p);
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			p++;
+		} else if (*p == '"' || *p == '\\') {
+			fprintf(f, "\\%c", *p++);
+		} else if (*p < 0x20) {
+			fprintf(f, "\\u%04x", *p++);
+		} else {
+			fwrite(p, 1, n, f);
+			p += n;
+		}
+	}
+	fputc('"', f);
+}
+
+static const char *thread__state(pid_t pid, pid_t tid)
+{
+	if (!tid)
+		return "unknown";
+	int st = proc__thread_state(pid, tid);
+	if (st < 0)
+		return "gone";
+	return st == 'R' ? "running" : "idle";
+}
+
+static void dump__text(const struct py_target *t, const struct py_sample *s,
+		       const char *cmdline)
+{
+	printf("Process %d: %s\nPython %s (%s)\n", (int)t->pid, cmdline,
+	       t->version_str, t->binary);
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		const struct py_thread *th = &s->threads[i];
+		printf("\nThread %d (%s)", (int)th->tid,
+		       thread__state(t->pid, th->tid));
+		if (th->interp_index)
+			printf(" [interpreter %u]", th->interp_index);
+		printf("\n");
+		if (th->err) {
+			printf("  (stack unreadable: %s)\n",
+			       ps_strerror(th->err));
+			continue;
+		}
+		if (!th->depth)
+			printf("  (no Python frames)\n");
+		for (uint32_t k = 0; k < th->depth; k++) {
+			const struct py_frame *fr = &th->frames[k];
+			printf("  File \"%s\", line %d, in %s\n",
+			       fr->code->filename, fr->line,
+			       fr->code->qualname);
+		}
+		if (th->truncated)
+			printf("  ... (deeper frames not shown)\n");
+	}
+}
+
+static void dump__json(const struct py_target *t, const struct py_sample *s,
+		       const char *cmdline)
+{
+	printf("{\"pid\": %d, \"python\": ", (int)t->pid);
+	json__str(stdout, t->version_str);
+	printf(", \"binary\": ");
+	json__str(stdout, t->binary);
+	printf(", \"cmdline\": ");
+	json__str(stdout, cmdline);
+	printf(", \"threads\": [");
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		const struct py_thread *th = &s->threads[i];
+		printf("%s\n  {\"tid\": %d, \"thread_id\": %llu, "
+		       "\"interpreter\": %u, \"state\": \"%s\", "
+		       "\"truncated\": %s, ",
+		       i ? "," : "", (int)th->tid,
+		       (unsigned long long)th->thread_id, th->interp_index,
+		       thread__state(t->pid, th->tid),
+		       th->truncated ? "true" : "false");
+		if (th->err) {
+			printf("\"error\": ");
+			json__str(stdout, ps_strerror(th->err));
+			printf(", ");
+		}
+		printf("\"frames\": [");
+		for (uint32_t k = 0; !th->err && k < th->depth; k++) {
+			const struct py_frame *fr = &th->frames[k];
+			printf("%s\n    {\"function\": ", k ? "," : "");
+			json__str(stdout, fr->code->name);
+			printf(", \"qualname\": ");
+			json__str(stdout, fr->code->qualname);
+			printf(", \"file\": ");
+			json__str(stdout, fr->code->filename);
+			printf(", \"line\": %d, \"firstlineno\": %d}", fr->line,
+			       fr->code->firstlineno);
+		}
+		printf("]}");
+	}
+	printf("\n]}\n");
+}
+
+int cli__dump(struct cli_opts *o)
+{
+	struct py_target *t;
+	struct py_walker *w;
+	const struct py_sample *s = NULL;
+	char cmdline[1024] = "";
+	int err;
+
+	if ((err = py_target__open(o->pid, &t)))
+		return cli__fail(err, o->pid, "dump");
+	if ((err = py_walker__new(t, &w))) {
+		py_target__free(t);
+		return cli__fail(err, o->pid, "dump");
+	}
+	proc__cmdline(o->pid, cmdline, sizeof(cmdline));
+	for (int i = 0; i < DUMP_TRIES; i++) {
+		bool clean = true;
+		err = py_walker__sample(w, &s);
+		if (err == -ESRCH || err == -EPERM || err == -EACCES)
+			break;
+		for (uint32_t k = 0; !err && k < s->nthreads; k++)
+			clean &= !s->threads[k].err;
+		if (!err && clean)
+			break;
+		struct timespec ts = {.tv_nsec = 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	int rc = 0;
+	if (err) {
+		rc = cli__fail(err, o->pid, "dump");
+	} else if (o->json) {
+		dump__json(t, s, cmdline);
+	} else {
+		dump__text(t, s, cmdline);
+	}
+	py_walker__free(w);
+	py_target__free(t);
+	return rc;
+}

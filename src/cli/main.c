@@ -1,1 +1,236 @@
-int main(void) { return 0; }
+/*
+ * main.c - the psample command: subcommands, options, and the mapping of
+ * errors to messages and exit codes (documented in README.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psample/error.h"
+#include "psample/proc.h"
+#include "psample/pytarget.h"
+#include "cli.h"
+
+#define PSAMPLE_VERSION "0.1.0"
+
+volatile sig_atomic_t cli_stop;
+int cli_stop_signal;
+
+static void on_signal(int sig)
+{
+	cli_stop = 1;
+	cli_stop_signal = sig;
+}
+
+void cli__catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the sampler's sleep must wake up to stop. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli__fail(int err, pid_t pid, const char *what)
+{
+	char comm[64] = "";
+
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case ESRCH:
+		fprintf(stderr, "psample: no such process: %d\n", (int)pid);
+		return PS_EXIT_NO_PROCESS;
+	case PS_ENOTPYTHON:
+		proc__thread_comm(pid, pid, comm, sizeof(comm));
+		fprintf(stderr,
+			"psample: process %d (%s) is not a Python interpreter: "
+			"neither its executable nor a loaded libpython defines "
+			"_PyRuntime\n",
+			(int)pid, comm[0] ? comm : "?");
+		return PS_EXIT_NOT_PYTHON;
+	case PS_EUNSUPPORTED:
+		fprintf(stderr,
+			"psample: process %d runs Python %s, which psample "
+			"does not support (supported: 3.11)\n",
+			(int)pid, py_target__version_hint());
+		return PS_EXIT_UNSUPPORTED;
+	case PS_EBADLAYOUT:
+	case PS_ENOTREADY:
+		fprintf(stderr,
+			"psample: cannot read the Python interpreter in "
+			"process %d: %s\n",
+			(int)pid, ps_strerror(-err));
+		return PS_EXIT_UNSUPPORTED;
+	case EPERM:
+	case EACCES:
+		fprintf(stderr,
+			"psample: permission denied reading process %d: run "
+			"psample as root or as the process's user with "
+			"CAP_SYS_PTRACE (e.g. sudo setcap cap_sys_ptrace+ep "
+			"$(which psample)), and check that "
+			"kernel.yama.ptrace_scope allows it (sysctl "
+			"kernel.yama.ptrace_scope=0)\n",
+			(int)pid);
+		return PS_EXIT_PERMISSION;
+	default:
+		fprintf(stderr, "psample: %s: %s\n", what, ps_strerror(-err));
+		return PS_EXIT_INTERNAL;
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: psample record [options] -- COMMAND [ARG...]\n"
+		"       psample attach --pid PID [options]\n"
+		"       psample dump --pid PID [--json]\n"
+		"\n"
+		"record/attach options:\n"
+		"  -r, --rate HZ        samples per second (default 100)\n"
+		"  -d, --duration SECS  stop after this long (default: until "
+		"Ctrl-C or exit)\n"
+		"  -o, --output PATH    where to write the profile\n"
+		"  -f, --format NAME    output format: %s\n"
+		"      --threads        a root frame per thread\n"
+		"      --function       aggregate by function, not by line\n"
+		"      --full-paths     do not shorten file paths\n"
+		"  -q, --quiet          no summary on stderr\n"
+		"dump options:\n"
+		"  -p, --pid PID        the process\n"
+		"      --json           JSON instead of text\n"
+		"      --full-paths     (accepted for symmetry)\n"
+		"\n"
+		"  -h, --help, -V, --version\n",
+		output__names());
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+enum { OPT_THREADS = 256, OPT_FUNCTION, OPT_FULL_PATHS, OPT_JSON };
+
+static const struct option long_opts[] = {
+	{"pid", required_argument, NULL, 'p'},
+	{"rate", required_argument, NULL, 'r'},
+	{"duration", required_argument, NULL, 'd'},
+	{"output", required_argument, NULL, 'o'},
+	{"format", required_argument, NULL, 'f'},
+	{"threads", no_argument, NULL, OPT_THREADS},
+	{"function", no_argument, NULL, OPT_FUNCTION},
+	{"full-paths", no_argument, NULL, OPT_FULL_PATHS},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int parse(int argc, char **argv, struct cli_opts *o)
+{
+	int c;
+
+	/* '+': stop at the first non-option, so record's command keeps
+	 * its own options. */
+	while ((c = getopt_long(argc, argv, "+p:r:d:o:f:qh", long_opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'p': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v <= 0 || v > 0x3fffffff) {
+				fprintf(stderr, "psample: bad pid: %s\n",
+					optarg);
+				return -1;
+			}
+			o->pid = (pid_t)v;
+			break;
+		}
+		case 'r':
+			if (parse_double(optarg, &o->rate_hz) ||
+			    o->rate_hz > 1e6) {
+				fprintf(stderr, "psample: bad rate: %s\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'd':
+			if (parse_double(optarg, &o->duration_s)) {
+				fprintf(stderr, "psample: bad duration: %s\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'o': o->output = optarg; break;
+		case 'f': o->format = optarg; break;
+		case 'q': o->quiet = true; break;
+		case OPT_THREADS: o->threads = true; break;
+		case OPT_FUNCTION: o->function = true; break;
+		case OPT_FULL_PATHS: o->full_paths = true; break;
+		case OPT_JSON: o->json = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	o->argv = argv + optind;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o = {.rate_hz = 100};
+
+	if (argc < 2) {
+		usage(stderr);
+		return PS_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("psample " PSAMPLE_VERSION "\n");
+		return 0;
+	}
+	optind = 1;
+	if (parse(argc - 1, argv + 1, &o)) {
+		usage(stderr);
+		return PS_EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "record")) {
+		if (!o.argv[0]) {
+			fprintf(stderr, "psample: record needs a command: "
+					"psample record -- python3 app.py\n");
+			return PS_EXIT_USAGE;
+		}
+		return cli__record(&o);
+	}
+	if (o.argv[0]) {
+		fprintf(stderr, "psample: unexpected argument: %s\n",
+			o.argv[0]);
+		return PS_EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "attach") || !strcmp(cmd, "dump")) {
+		if (!o.pid) {
+			fprintf(stderr, "psample: %s needs --pid PID\n", cmd);
+			return PS_EXIT_USAGE;
+		}
+		return cmd[0] == 'a' ? cli__attach(&o) : cli__dump(&o);
+	}
+	fprintf(stderr, "psample: unknown command: %s\n", cmd);
+	usage(stderr);
+	return PS_EXIT_USAGE;
+}

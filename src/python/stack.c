@@ -1,2 +1,787 @@
-/* stack.c - stub, being written */
-typedef int ps_stub_unused;
+/*
+ * stack.c - the frame walker: every thread's Python stack, read from
+ * outside the process.
+ *
+ * A sample is planned from the previous one.  One batched read fetches
+ * the interpreter list heads, every known thread state, every known
+ * data-stack chunk (3.11+ frames live in them, so one copy of a chunk is
+ * a copy of many frames), the headers of the code objects the last sample
+ * saw, and finally each thread's current-frame word once more.  Then the
+ * walker checks that the copy is self-consistent: the lists link up as
+ * they did, each thread still points at the chunks that were read, its
+ * current frame did not move while the batch was copied.  Frames are
+ * walked in the local copies, code headers not in the batch are read in
+ * one more batch, and anything that does not check out is re-read the
+ * slow way or counted as an error.
+ *
+ * Every value read is untrusted: loops are bounded, frames must lie
+ * inside the chunk they claim, code objects must be of PyCode_Type and
+ * match the identity cached for their address.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psample/error.h"
+#include "psample/pystack.h"
+
+#define MAX_CHUNKS 64
+#define CHUNK_MAX_READ (1u << 20)
+#define HOT_MAX 256
+#define SEEN_BITS 12 /* per-sample code table: 4096 slots */
+#define MAX_STEPS (PY_MAX_DEPTH * 2)
+
+struct chunk {
+	uint64_t addr;
+	uint32_t size; /* bytes read (<= the chunk's size) */
+	uint32_t cap;
+	uint8_t *buf;
+	int err;
+};
+
+struct rawf {
+	uint64_t code;
+	uint64_t pos;
+};
+
+struct wthread {
+	uint64_t tstate;
+	uint32_t interp_index;
+	int ts_err;
+	uint8_t ts[PY_MAX_READ];
+	uint64_t cframe; /* PY_L_CFRAME: where ts->cframe pointed */
+	uint8_t cf[16];
+	int cf_err;
+	uint64_t again; /* current-frame word, read last */
+	int again_err;
+	bool again_valid;
+	uint32_t nchunks;
+	struct chunk chunks[MAX_CHUNKS]; /* newest first */
+	struct rawf *raw; /* PY_MAX_DEPTH */
+	struct py_frame *frames; /* PY_MAX_DEPTH */
+};
+
+struct winterp {
+	uint64_t addr;
+	uint64_t next;
+	uint64_t head;
+	uint32_t first, nthreads; /* its threads in w->threads */
+};
+
+struct seen {
+	uint64_t addr;
+	uint32_t gen;
+	int32_t hdr; /* index into hdrs, -1 none */
+	uint32_t hot; /* == gen once put in the next hot set */
+};
+
+struct py_walker {
+	struct py_target *t;
+	const struct py_layout *l;
+	struct py_codes *codes;
+	bool listed;
+	uint64_t rt_head;
+	uint32_t ninterps;
+	struct winterp interps[PY_MAX_INTERPS];
+	uint32_t nthreads, cap_threads;
+	struct wthread **threads;
+
+	/* Code headers read this sample: hot ones first, then the rest. */
+	uint32_t nhot;
+	uint64_t hot[HOT_MAX];
+	uint32_t nhdrs, cap_hdrs;
+	uint64_t *hdr_addr;
+	uint8_t *hdrs; /* cap_hdrs * co_size */
+	int *hdr_err;
+	uint32_t gen;
+	struct seen seen[1u << SEEN_BITS];
+
+	uint32_t niov, cap_iov;
+	struct mem_iov *iov;
+
+	struct py_thread *out;
+	struct py_sample sample;
+	struct py_walker_stats stats;
+	uint8_t scratch[PY_MAX_READ];
+};
+
+static void wthread__free(struct wthread *th)
+{
+	if (!th)
+		return;
+	for (uint32_t i = 0; i < MAX_CHUNKS; i++)
+		free(th->chunks[i].buf);
+	free(th->raw);
+	free(th->frames);
+	free(th);
+}
+
+static struct wthread *wthread__new(uint64_t tstate)
+{
+	struct wthread *th = calloc(1, sizeof(*th));
+	if (!th)
+		return NULL;
+	th->tstate = tstate;
+	th->raw = calloc(PY_MAX_DEPTH, sizeof(*th->raw));
+	th->frames = calloc(PY_MAX_DEPTH, sizeof(*th->frames));
+	if (!th->raw || !th->frames) {
+		wthread__free(th);
+		return NULL;
+	}
+	return th;
+}
+
+int py_walker__new(struct py_target *t, struct py_walker **out)
+{
+	struct py_walker *w = calloc(1, sizeof(*w));
+
+	*out = NULL;
+	if (!w)
+		return -ENOMEM;
+	w->t = t;
+	w->l = t->layout;
+	if (w->l->ts_size > PY_MAX_READ || w->l->fr_size > PY_MAX_READ ||
+	    w->l->co_size > PY_MAX_READ || w->l->cf_current + 8 > 16) {
+		free(w);
+		return -PS_EBADLAYOUT;
+	}
+	w->codes = py_codes__new();
+	if (!w->codes) {
+		free(w);
+		return -ENOMEM;
+	}
+	*out = w;
+	return 0;
+}
+
+void py_walker__free(struct py_walker *w)
+{
+	if (!w)
+		return;
+	for (uint32_t i = 0; i < w->nthreads; i++)
+		wthread__free(w->threads[i]);
+	free(w->threads);
+	free(w->hdr_addr);
+	free(w->hdrs);
+	free(w->hdr_err);
+	free(w->iov);
+	free(w->out);
+	py_codes__free(w->codes);
+	free(w);
+}
+
+const struct py_walker_stats *py_walker__stats(const struct py_walker *w)
+{
+	return &w->stats;
+}
+
+static int walker__iov(struct py_walker *w, uint64_t addr, void *buf,
+		       size_t len)
+{
+	if (w->niov == w->cap_iov) {
+		uint32_t cap = w->cap_iov ? w->cap_iov * 2 : 256;
+		struct mem_iov *v = realloc(w->iov, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		w->iov = v;
+		w->cap_iov = cap;
+	}
+	w->iov[w->niov++] =
+		(struct mem_iov){.addr = addr, .buf = buf, .len = len};
+	return 0;
+}
+
+/* A slot for a code header; -ENOMEM. */
+static int walker__hdr(struct py_walker *w, uint64_t addr)
+{
+	if (w->nhdrs == w->cap_hdrs) {
+		uint32_t cap = w->cap_hdrs ? w->cap_hdrs * 2 : 512;
+		uint64_t *a = realloc(w->hdr_addr, cap * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		w->hdr_addr = a;
+		uint8_t *h = realloc(w->hdrs, (size_t)cap * w->l->co_size);
+		if (!h)
+			return -ENOMEM;
+		w->hdrs = h;
+		int *e = realloc(w->hdr_err, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		w->hdr_err = e;
+		w->cap_hdrs = cap;
+	}
+	w->hdr_addr[w->nhdrs] = addr;
+	w->hdr_err[w->nhdrs] = -EFAULT;
+	return (int)w->nhdrs++;
+}
+
+static struct seen *walker__seen(struct py_walker *w, uint64_t addr)
+{
+	uint32_t mask = (1u << SEEN_BITS) - 1;
+	uint64_t h = (addr >> 4) * 0x9e3779b97f4a7c15ull;
+	uint32_t i = (uint32_t)(h >> 40) & mask;
+
+	for (uint32_t probe = 0; probe <= mask; probe++) {
+		struct seen *s = &w->seen[(i + probe) & mask];
+		if (s->gen != w->gen) {
+			s->gen = w->gen;
+			s->addr = addr;
+			s->hdr = -1;
+			s->hot = 0;
+			return s;
+		}
+		if (s->addr == addr)
+			return s;
+	}
+	return NULL;
+}
+
+/* ---- the thread list ------------------------------------------------ */
+
+static struct wthread *walker__take(struct wthread **old, uint32_t nold,
+				    uint64_t tstate)
+{
+	for (uint32_t i = 0; i < nold; i++) {
+		if (old[i] && old[i]->tstate == tstate) {
+			struct wthread *th = old[i];
+			old[i] = NULL;
+			return th;
+		}
+	}
+	return wthread__new(tstate);
+}
+
+/*
+ * Walk the interpreter and thread lists one read at a time and rebuild
+ * w->interps and w->threads, keeping the caches of threads that are still
+ * there.
+ */
+static int walker__relist(struct py_walker *w)
+{
+	const struct py_layout *l = w->l;
+	struct mem *m = &w->t->mem;
+	struct wthread **old = w->threads;
+	uint32_t nold = w->nthreads, n = 0, cap = 0;
+	struct wthread **list = NULL;
+	uint64_t interp;
+	int err;
+
+	w->stats.relists++;
+	w->listed = false;
+	err = mem__read_u64(m, w->t->runtime + l->rt_interp_head, &interp);
+	if (err)
+		return err;
+	w->rt_head = interp;
+	w->ninterps = 0;
+	while (interp && w->ninterps < PY_MAX_INTERPS) {
+		struct winterp *wi = &w->interps[w->ninterps];
+		uint64_t ts;
+
+		wi->addr = interp;
+		wi->first = n;
+		wi->nthreads = 0;
+		if ((err = mem__read_u64(m, interp + l->is_next, &wi->next)) ||
+		    (err = mem__read_u64(m, interp + l->is_threads_head, &ts)))
+			goto fail;
+		wi->head = ts;
+		while (ts && n < PY_MAX_THREADS) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct wthread **v =
+					realloc(list, cap * sizeof(*v));
+				if (!v) {
+					err = -ENOMEM;
+					goto fail;
+				}
+				list = v;
+			}
+			struct wthread *th = walker__take(old, nold, ts);
+			if (!th) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			list[n++] = th;
+			wi->nthreads++;
+			th->interp_index = w->ninterps;
+			th->ts_err = mem__read(m, ts, th->ts, l->ts_size);
+			if (th->ts_err)
+				break;
+			if (py__u64(th->ts, l->ts_interp) != interp) {
+				th->ts_err = -PS_ECORRUPT;
+				break;
+			}
+			ts = py__u64(th->ts, l->ts_next);
+		}
+		w->ninterps++;
+		interp = wi->next;
+	}
+	for (uint32_t i = 0; i < nold; i++)
+		wthread__free(old[i]);
+	free(old);
+	w->threads = list;
+	w->nthreads = n;
+	w->cap_threads = cap;
+	if (n > 0 && w->sample.threads == NULL) {
+		/* sized below, on demand */
+	}
+	w->listed = true;
+	return 0;
+fail:
+	/* Keep the old caches: the next sample tries again. */
+	for (uint32_t i = 0; i < n; i++) {
+		bool was_old = false;
+		for (uint32_t j = 0; j < nold; j++)
+			was_old |= old[j] == list[i];
+		if (!was_old)
+			wthread__free(list[i]);
+	}
+	for (uint32_t i = 0; i < nold; i++)
+		wthread__free(old[i]);
+	free(old);
+	free(list);
+	w->threads = NULL;
+	w->nthreads = 0;
+	w->ninterps = 0;
+	return err;
+}
+
+/* Whether the batch still describes the lists as w knows them. */
+static bool walker__list_ok(const struct py_walker *w)
+{
+	const struct py_layout *l = w->l;
+
+	if (w->rt_head != (w->ninterps ? w->interps[0].addr : 0))
+		return false;
+	for (uint32_t i = 0; i < w->ninterps; i++) {
+		const struct winterp *wi = &w->interps[i];
+		uint64_t next =
+			i + 1 < w->ninterps ? w->interps[i + 1].addr : 0;
+		if (wi->next != next)
+			return false;
+		uint64_t head =
+			wi->nthreads ? w->threads[wi->first]->tstate : 0;
+		if (wi->head != head)
+			return false;
+		for (uint32_t k = 0; k < wi->nthreads; k++) {
+			const struct wthread *th = w->threads[wi->first + k];
+			uint64_t tn =
+				k + 1 < wi->nthreads
+					? w->threads[wi->first + k + 1]->tstate
+					: 0;
+			if (th->ts_err || py__u64(th->ts, l->ts_next) != tn ||
+			    py__u64(th->ts, l->ts_interp) != wi->addr)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* ---- chunks ---------------------------------------------------------- */
+
+static int chunk__load(struct py_walker *w, struct chunk *c, uint64_t addr)
+{
+	const struct py_layout *l = w->l;
+	uint8_t hdr[64];
+	int err;
+
+	w->stats.chunk_reloads++;
+	c->addr = addr;
+	c->size = 0;
+	c->err = -EFAULT;
+	if ((err = mem__read(&w->t->mem, addr, hdr, l->ck_data)))
+		return err;
+	uint64_t size = py__u64(hdr, l->ck_size);
+	if (size < l->ck_data + l->fr_size)
+		return -PS_ECORRUPT;
+	if (size > CHUNK_MAX_READ)
+		size = CHUNK_MAX_READ;
+	if (c->cap < size) {
+		uint8_t *b = realloc(c->buf, size);
+		if (!b)
+			return -ENOMEM;
+		c->buf = b;
+		c->cap = (uint32_t)size;
+	}
+	if ((err = mem__read(&w->t->mem, addr, c->buf, size)))
+		return err;
+	c->size = (uint32_t)size;
+	c->err = 0;
+	return 0;
+}
+
+/*
+ * Make th->chunks describe the chain that starts at newest, reusing what
+ * the batch read where the chain is unchanged.
+ */
+static int wthread__chunks(struct py_walker *w, struct wthread *th,
+			   uint64_t newest)
+{
+	const struct py_layout *l = w->l;
+	uint32_t k = 0;
+	uint64_t want = newest;
+	int err;
+
+	while (want && k < MAX_CHUNKS) {
+		struct chunk *c = &th->chunks[k];
+		if (k >= th->nchunks || c->addr != want || c->err) {
+			if ((err = chunk__load(w, c, want))) {
+				th->nchunks = k;
+				return err;
+			}
+			/* Anything older is re-validated against this. */
+			th->nchunks = k + 1;
+		}
+		want = py__u64(c->buf, l->ck_prev);
+		k++;
+	}
+	th->nchunks = k;
+	return 0;
+}
+
+/* The frame's bytes if a chunk copy holds them; NULL otherwise. */
+static const uint8_t *wthread__frame_bytes(const struct py_walker *w,
+					   const struct wthread *th,
+					   uint64_t addr, uint32_t *chunk)
+{
+	const struct py_layout *l = w->l;
+
+	for (uint32_t k = 0; k < th->nchunks; k++) {
+		const struct chunk *c = &th->chunks[k];
+		if (addr >= c->addr + l->ck_data &&
+		    addr + l->fr_size <= c->addr + c->size) {
+			*chunk = k;
+			return c->buf + (addr - c->addr);
+		}
+	}
+	return NULL;
+}
+
+/* ---- one thread ----------------------------------------------------- */
+
+static void wthread__walk(struct py_walker *w, struct wthread *th,
+			  struct py_thread *out)
+{
+	const struct py_layout *l = w->l;
+	struct mem *m = &w->t->mem;
+	uint64_t cur, top = 0;
+	int err;
+
+	out->depth = 0;
+	out->truncated = false;
+	out->err = 0;
+	out->frames = th->frames;
+	if (l->flags & PY_L_CFRAME) {
+		uint64_t cf = py__u64(th->ts, l->ts_frame);
+		if (!cf)
+			return;
+		if (cf != th->cframe || th->cf_err) {
+			th->cframe = cf;
+			th->again_valid = false;
+			th->cf_err =
+				mem__read(m, cf, th->cf, l->cf_current + 8);
+			if (th->cf_err) {
+				out->err = th->cf_err;
+				return;
+			}
+		}
+		cur = py__u64(th->cf, l->cf_current);
+	} else {
+		cur = py__u64(th->ts, l->ts_frame);
+	}
+	if (th->again_valid && (th->again_err || th->again != cur)) {
+		/* The thread changed frames while the batch was copied. */
+		w->stats.torn++;
+		out->err = -PS_ECORRUPT;
+		return;
+	}
+	if (!cur)
+		return;
+	if (l->flags & PY_L_CHUNKS) {
+		uint64_t newest = py__u64(th->ts, l->ts_chunk);
+		top = py__u64(th->ts, l->ts_top);
+		if ((err = wthread__chunks(w, th, newest))) {
+			out->err = err;
+			return;
+		}
+	}
+
+	uint64_t f = cur;
+	uint32_t steps = 0, chunk = 0, prev_chunk = UINT32_MAX;
+	uint64_t prev_f = 0;
+	while (f && steps < MAX_STEPS) {
+		const uint8_t *buf = NULL;
+		struct py_rawframe rf;
+
+		steps++;
+		if (l->flags & PY_L_CHUNKS)
+			buf = wthread__frame_bytes(w, th, f, &chunk);
+		if (!buf) {
+			/* A generator's frame, or a frame object's. */
+			w->stats.stray_frames++;
+			chunk = UINT32_MAX;
+			if ((err = mem__read(m, f, w->scratch, l->fr_size))) {
+				out->err = err;
+				return;
+			}
+			buf = w->scratch;
+		} else if (chunk == 0 && f == cur && top &&
+			   f + l->fr_size > top) {
+			/* The innermost frame must lie below the stack top. */
+			w->stats.torn++;
+			out->err = -PS_ECORRUPT;
+			return;
+		}
+		/* Within one chunk, callers sit below their callees: a walk
+		 * that goes up is a cycle or a torn copy. */
+		if (chunk != UINT32_MAX && chunk == prev_chunk && f >= prev_f) {
+			w->stats.bad_frames++;
+			out->err = -PS_ECORRUPT;
+			return;
+		}
+		pyframe__decode(l, buf, &rf);
+		if ((l->flags & PY_L_OWNER) && rf.owner > l->owner_max) {
+			w->stats.bad_frames++;
+			out->err = -PS_ECORRUPT;
+			return;
+		}
+		prev_chunk = chunk;
+		prev_f = f;
+		f = rf.back;
+		if (pyframe__is_shim(l, &rf) || !rf.code)
+			continue;
+		if (out->depth == PY_MAX_DEPTH) {
+			out->truncated = true;
+			return;
+		}
+		th->raw[out->depth].code = rf.code;
+		th->raw[out->depth].pos = rf.pos;
+		out->depth++;
+	}
+	if (f)
+		out->truncated = true;
+}
+
+/* ---- the batch -------------------------------------------------------- */
+
+static int walker__plan(struct py_walker *w)
+{
+	const struct py_layout *l = w->l;
+	int err = 0;
+
+	w->niov = 0;
+	w->nhdrs = 0;
+	err |= walker__iov(w, w->t->runtime + l->rt_interp_head, &w->rt_head,
+			   8);
+	for (uint32_t i = 0; i < w->ninterps; i++) {
+		struct winterp *wi = &w->interps[i];
+		err |= walker__iov(w, wi->addr + l->is_next, &wi->next, 8);
+		err |= walker__iov(w, wi->addr + l->is_threads_head, &wi->head,
+				   8);
+	}
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		struct wthread *th = w->threads[i];
+		err |= walker__iov(w, th->tstate, th->ts, l->ts_size);
+		if ((l->flags & PY_L_CFRAME) && th->cframe)
+			err |= walker__iov(w, th->cframe, th->cf,
+					   l->cf_current + 8);
+		for (uint32_t k = 0; k < th->nchunks; k++)
+			err |= walker__iov(w, th->chunks[k].addr,
+					   th->chunks[k].buf,
+					   th->chunks[k].size);
+	}
+	for (uint32_t i = 0; i < w->nhot; i++) {
+		int h = walker__hdr(w, w->hot[i]);
+		if (h < 0)
+			return h;
+		struct seen *s = walker__seen(w, w->hot[i]);
+		if (s)
+			s->hdr = h;
+		err |= walker__iov(w, w->hot[i],
+				   w->hdrs + (size_t)h * l->co_size,
+				   l->co_size);
+	}
+	/* Last: each thread's current-frame word again, to notice a stack
+	 * that moved while the rest was being copied. */
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		struct wthread *th = w->threads[i];
+		uint64_t a = 0;
+		if (l->flags & PY_L_CFRAME) {
+			if (th->cframe)
+				a = th->cframe + l->cf_current;
+		} else {
+			a = th->tstate + l->ts_frame;
+		}
+		th->again_valid = a != 0;
+		if (a)
+			err |= walker__iov(w, a, &th->again, 8);
+	}
+	return err ? -ENOMEM : 0;
+}
+
+/* Copy each iovec's result back to where its owner looks for it. */
+static void walker__collect(struct py_walker *w)
+{
+	const struct py_layout *l = w->l;
+	uint32_t j = 1;
+
+	if (w->iov[0].err)
+		w->rt_head = UINT64_MAX; /* cannot match: relist */
+	for (uint32_t i = 0; i < w->ninterps; i++) {
+		if (w->iov[j].err)
+			w->interps[i].next = UINT64_MAX;
+		if (w->iov[j + 1].err)
+			w->interps[i].head = UINT64_MAX;
+		j += 2;
+	}
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		struct wthread *th = w->threads[i];
+		th->ts_err = w->iov[j++].err;
+		if ((l->flags & PY_L_CFRAME) && th->cframe)
+			th->cf_err = w->iov[j++].err;
+		for (uint32_t k = 0; k < th->nchunks; k++)
+			th->chunks[k].err = w->iov[j++].err;
+	}
+	for (uint32_t i = 0; i < w->nhot; i++)
+		w->hdr_err[i] = w->iov[j++].err;
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		struct wthread *th = w->threads[i];
+		if (th->again_valid)
+			th->again_err = w->iov[j++].err;
+	}
+}
+
+/* Read the headers of code objects the hot set did not cover. */
+static int walker__code_headers(struct py_walker *w, const struct py_sample *s)
+{
+	const struct py_layout *l = w->l;
+	uint32_t first = w->nhdrs;
+
+	w->niov = 0;
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		const struct py_thread *pt = &s->threads[i];
+		const struct wthread *th = w->threads[i];
+		for (uint32_t k = 0; k < pt->depth; k++) {
+			struct seen *sn = walker__seen(w, th->raw[k].code);
+			if (!sn || (sn->hdr >= 0 && !w->hdr_err[sn->hdr]))
+				continue;
+			int h = walker__hdr(w, th->raw[k].code);
+			if (h < 0)
+				return h;
+			sn->hdr = h;
+			if (walker__iov(w, th->raw[k].code,
+					w->hdrs + (size_t)h * l->co_size,
+					l->co_size))
+				return -ENOMEM;
+		}
+	}
+	if (w->niov == 0)
+		return 0;
+	w->stats.code_reads += w->niov;
+	int err = mem__readv(&w->t->mem, w->iov, w->niov);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < w->niov; i++)
+		w->hdr_err[first + i] = w->iov[i].err;
+	return 0;
+}
+
+/* Turn raw frames into code entries and lines; remember the hot set. */
+static void walker__resolve(struct py_walker *w, struct py_sample *s)
+{
+	const struct py_layout *l = w->l;
+
+	w->nhot = 0;
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		struct py_thread *pt = &s->threads[i];
+		struct wthread *th = w->threads[i];
+		for (uint32_t k = 0; k < pt->depth; k++) {
+			uint64_t a = th->raw[k].code;
+			struct py_frame *fr = &th->frames[k];
+			struct seen *sn = walker__seen(w, a);
+			int err = 0;
+
+			fr->code = NULL;
+			if (sn && sn->hdr >= 0 && !w->hdr_err[sn->hdr])
+				fr->code = py_codes__get(
+					w->codes, w->t, a,
+					w->hdrs + (size_t)sn->hdr * l->co_size,
+					&err);
+			if (!fr->code) {
+				w->stats.bad_frames++;
+				pt->err = err ? err : -EFAULT;
+				pt->depth = 0;
+				break;
+			}
+			struct py_rawframe rf = {.code = a,
+						 .pos = th->raw[k].pos};
+			fr->lasti = pyframe__lasti(l, &rf, a, fr->code->nunits);
+			if (fr->lasti == -2) {
+				w->stats.bad_frames++;
+				pt->err = -PS_ECORRUPT;
+				pt->depth = 0;
+				break;
+			}
+			fr->line = fr->lasti < 0
+					   ? fr->code->firstlineno
+					   : py_lines__lookup(&fr->code->lines,
+							      fr->lasti);
+			if (sn->hot != w->gen && w->nhot < HOT_MAX) {
+				sn->hot = w->gen;
+				w->hot[w->nhot++] = a;
+			}
+		}
+	}
+}
+
+int py_walker__sample(struct py_walker *w, const struct py_sample **out)
+{
+	int err;
+
+	*out = NULL;
+	py_codes__trim(w->codes);
+	if (!w->listed && (err = walker__relist(w)))
+		return err;
+	for (int attempt = 0;; attempt++) {
+		w->gen++;
+		if ((err = walker__plan(w)))
+			return err;
+		if ((err = mem__readv(&w->t->mem, w->iov, w->niov)))
+			return err;
+		walker__collect(w);
+		if (walker__list_ok(w))
+			break;
+		if (attempt == 1)
+			return -PS_ECORRUPT;
+		if ((err = walker__relist(w)))
+			return err;
+	}
+	if (w->nthreads == 0)
+		return -PS_ENOTREADY;
+
+	if (w->nthreads > w->sample.nthreads || !w->out) {
+		struct py_thread *v = realloc(w->out, w->nthreads * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		w->out = v;
+	}
+	w->sample.threads = w->out;
+	w->sample.nthreads = w->nthreads;
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		struct wthread *th = w->threads[i];
+		struct py_thread *pt = &w->out[i];
+		pt->tstate = th->tstate;
+		pt->interp_index = th->interp_index;
+		pt->interp = w->interps[th->interp_index].addr;
+		pt->thread_id = py__u64(th->ts, w->l->ts_thread_id);
+		pt->tid = (w->l->flags & PY_L_NATIVE_TID)
+				  ? (pid_t)py__u64(th->ts, w->l->ts_native_tid)
+				  : 0;
+		wthread__walk(w, th, pt);
+	}
+	if ((err = walker__code_headers(w, &w->sample)))
+		return err;
+	walker__resolve(w, &w->sample);
+	w->stats.samples++;
+	*out = &w->sample;
+	return 0;
+}

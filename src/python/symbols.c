@@ -1,2 +1,328 @@
-/* symbols.c - stub, being written */
-typedef int ps_stub_unused;
+/*
+ * symbols.c - the code-object cache: names, file and line table of each
+ * code object a sample has seen, read from the target once.
+ *
+ * Lookups run for every frame of every sample, so the table is an
+ * open-addressing hash on the address.  Misses read the target (a few
+ * small batched reads) and are rare once a program has warmed up.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psample/error.h"
+#include "psample/pysymbols.h"
+
+#define STR_MAX_CHARS 4096
+#define LINETABLE_MAX (1u << 20)
+#define CODES_MAX (1u << 20)
+
+struct py_codes {
+	struct py_code **slots; /* open addressing, NULL = empty */
+	uint32_t cap; /* power of two */
+	uint32_t n;
+	uint64_t loads;
+};
+
+static uint32_t addr__hash(uint64_t a)
+{
+	a ^= a >> 33;
+	a *= 0xff51afd7ed558ccdull;
+	a ^= a >> 33;
+	return (uint32_t)a;
+}
+
+struct py_codes *py_codes__new(void)
+{
+	struct py_codes *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cap = 1024;
+	c->slots = calloc(c->cap, sizeof(*c->slots));
+	if (!c->slots) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void code__free(struct py_code *e)
+{
+	if (!e)
+		return;
+	free(e->name);
+	if (e->qualname != e->name)
+		free(e->qualname);
+	free(e->filename);
+	py_lines__release(&e->lines);
+	free(e);
+}
+
+static void codes__clear(struct py_codes *c)
+{
+	for (uint32_t i = 0; i < c->cap; i++) {
+		code__free(c->slots[i]);
+		c->slots[i] = NULL;
+	}
+	c->n = 0;
+}
+
+void py_codes__free(struct py_codes *c)
+{
+	if (!c)
+		return;
+	codes__clear(c);
+	free(c->slots);
+	free(c);
+}
+
+void py_codes__trim(struct py_codes *c)
+{
+	/* A program that makes code objects without end (exec, lambdas in
+	 * a loop): start over rather than grow without bound. */
+	if (c->n >= CODES_MAX)
+		codes__clear(c);
+}
+
+uint64_t py_codes__count(const struct py_codes *c)
+{
+	return c->n;
+}
+
+uint64_t py_codes__loads(const struct py_codes *c)
+{
+	return c->loads;
+}
+
+static uint32_t codes__slot(const struct py_codes *c, uint64_t addr)
+{
+	uint32_t mask = c->cap - 1, i = addr__hash(addr) & mask;
+
+	while (c->slots[i] && c->slots[i]->addr != addr)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int codes__grow(struct py_codes *c)
+{
+	uint32_t cap = c->cap * 2;
+	struct py_code **old = c->slots, **slots = calloc(cap, sizeof(*slots));
+	uint32_t oldcap = c->cap;
+
+	if (!slots)
+		return -ENOMEM;
+	c->slots = slots;
+	c->cap = cap;
+	for (uint32_t i = 0; i < oldcap; i++)
+		if (old[i])
+			c->slots[codes__slot(c, old[i]->addr)] = old[i];
+	free(old);
+	return 0;
+}
+
+/* Append code point cp as UTF-8; surrogates are kept (3 bytes) so a
+ * writer that needs the exact name (marshal) still has it. */
+static size_t utf8__put(char *out, uint32_t cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	if (cp > 0x10ffff)
+		cp = 0xfffd;
+	if (cp == 0xfffd)
+		return utf8__put(out, cp);
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+char *py_str__read(struct py_target *t, uint64_t addr, uint32_t max, int *err)
+{
+	const struct py_layout *l = t->layout;
+	uint8_t hdr[128];
+
+	*err = 0;
+	if (!addr || l->str_compact_data > sizeof(hdr)) {
+		*err = -PS_ECORRUPT;
+		return NULL;
+	}
+	*err = mem__read(&t->mem, addr, hdr, l->str_compact_data);
+	if (*err)
+		return NULL;
+	int64_t len = (int64_t)py__u64(hdr, l->str_length);
+	uint32_t state = (uint32_t)py__i32(hdr, l->str_state);
+	uint32_t kind = (state >> 2) & 7, compact = (state >> 5) & 1;
+	uint32_t ascii = (state >> 6) & 1;
+
+	if (len < 0 || !compact || (kind != 1 && kind != 2 && kind != 4)) {
+		*err = -PS_ECORRUPT;
+		return NULL;
+	}
+	if (len > max)
+		len = max;
+	size_t bytes = (size_t)len * kind;
+	uint64_t data =
+		addr + (ascii ? l->str_ascii_data : l->str_compact_data);
+	uint8_t *raw = malloc(bytes + 1);
+	char *out = malloc((size_t)len * 4 + 1);
+	if (!raw || !out) {
+		free(raw);
+		free(out);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (bytes && (*err = mem__read(&t->mem, data, raw, bytes))) {
+		free(raw);
+		free(out);
+		return NULL;
+	}
+	size_t o = 0;
+	for (int64_t i = 0; i < len; i++) {
+		uint32_t cp;
+		if (kind == 1) {
+			cp = raw[i];
+		} else if (kind == 2) {
+			uint16_t u;
+			memcpy(&u, raw + i * 2, 2);
+			cp = u;
+		} else {
+			memcpy(&cp, raw + i * 4, 4);
+		}
+		if (ascii && cp > 0x7f)
+			cp = 0xfffd;
+		o += utf8__put(out + o, cp);
+	}
+	out[o] = '\0';
+	free(raw);
+	return out;
+}
+
+/* Read the whole bytes object at addr (the line table). */
+static uint8_t *bytes__read(struct py_target *t, uint64_t addr, size_t *len,
+			    int *err)
+{
+	const struct py_layout *l = t->layout;
+	uint8_t hdr[64];
+	int64_t n;
+
+	*err = mem__read(&t->mem, addr, hdr, l->bytes_data);
+	if (*err)
+		return NULL;
+	n = (int64_t)py__u64(hdr, l->bytes_size);
+	if (n < 0 || n > LINETABLE_MAX) {
+		*err = -PS_ECORRUPT;
+		return NULL;
+	}
+	uint8_t *buf = malloc((size_t)n + 1);
+	if (!buf) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (n &&
+	    (*err = mem__read(&t->mem, addr + l->bytes_data, buf, (size_t)n))) {
+		free(buf);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return buf;
+}
+
+static struct py_code *code__load(struct py_target *t, uint64_t addr,
+				  const uint8_t *hdr, int *err)
+{
+	const struct py_layout *l = t->layout;
+	struct py_code *e = calloc(1, sizeof(*e));
+	uint8_t *table = NULL;
+	size_t tlen = 0;
+
+	if (!e) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	e->addr = addr;
+	e->ident = pycode__ident(l, hdr);
+	e->firstlineno = py__i32(hdr, l->co_firstlineno);
+	if (l->ob_size)
+		e->nunits = py__u64(hdr, l->ob_size);
+	e->name = py_str__read(t, py__u64(hdr, l->co_name), 1024, err);
+	if (!e->name)
+		goto fail;
+	if (l->flags & PY_L_QUALNAME) {
+		e->qualname = py_str__read(t, py__u64(hdr, l->co_qualname),
+					   1024, err);
+		if (!e->qualname)
+			goto fail;
+	} else {
+		e->qualname = e->name;
+	}
+	e->filename = py_str__read(t, py__u64(hdr, l->co_filename),
+				   STR_MAX_CHARS, err);
+	if (!e->filename)
+		goto fail;
+	table = bytes__read(t, py__u64(hdr, l->co_linetable), &tlen, err);
+	if (!table)
+		goto fail;
+	*err = py_lines__build(&e->lines, (enum py_linetable_kind)l->linetable,
+			       table, tlen, e->firstlineno);
+	free(table);
+	if (*err)
+		goto fail;
+	return e;
+fail:
+	code__free(e);
+	return NULL;
+}
+
+struct py_code *py_codes__get(struct py_codes *c, struct py_target *t,
+			      uint64_t addr, const uint8_t *hdr, int *err)
+{
+	const struct py_layout *l = t->layout;
+	uint64_t ident;
+	uint32_t i;
+
+	*err = 0;
+	if (py__u64(hdr, l->ob_type) != t->code_type) {
+		*err = -PS_ECORRUPT;
+		return NULL;
+	}
+	ident = pycode__ident(l, hdr);
+	i = codes__slot(c, addr);
+	if (c->slots[i]) {
+		if (c->slots[i]->ident == ident)
+			return c->slots[i];
+		/* The address was reused by another code object. */
+		struct py_code *e = code__load(t, addr, hdr, err);
+		if (!e)
+			return NULL;
+		code__free(c->slots[i]);
+		c->slots[i] = e;
+		c->loads++;
+		return e;
+	}
+	if ((c->n + 1) * 10 > c->cap * 7) {
+		if ((*err = codes__grow(c)))
+			return NULL;
+		i = codes__slot(c, addr);
+	}
+	struct py_code *e = code__load(t, addr, hdr, err);
+	if (!e)
+		return NULL;
+	c->slots[i] = e;
+	c->n++;
+	c->loads++;
+	return e;
+}

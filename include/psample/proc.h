@@ -1,0 +1,39 @@
+/*
+ * proc.h - facts about a process and its threads from /proc.
+ */
+#ifndef PSAMPLE_PROC_H
+#define PSAMPLE_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Whether the process exists (and is not a zombie).  Returns 1, 0, or a
+ * negative errno when it cannot be told.
+ */
+int proc__alive(pid_t pid);
+
+/*
+ * The scheduler state letter of a thread (field 3 of
+ * /proc/PID/task/TID/stat: 'R' running, 'S' sleeping, ...).  Returns the
+ * letter, or a negative errno (-ESRCH if the thread is gone).
+ */
+int proc__thread_state(pid_t pid, pid_t tid);
+
+/* The thread's name from /proc/PID/task/TID/comm, into buf. */
+int proc__thread_comm(pid_t pid, pid_t tid, char *buf, size_t n);
+
+/* The command line, arguments joined by spaces, into buf. */
+int proc__cmdline(pid_t pid, char *buf, size_t n);
+
+/* Whether tid is a thread of pid. */
+bool proc__has_thread(pid_t pid, pid_t tid);
+
+/*
+ * A path inside the process's root, so files of a process in another
+ * mount namespace (a container) resolve: "/proc/PID/root" + path.
+ */
+int proc__root_path(pid_t pid, const char *path, char *buf, size_t n);
+
+#endif

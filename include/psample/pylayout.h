@@ -1,0 +1,212 @@
+/*
+ * pylayout.h - where things are inside a CPython interpreter, per version,
+ * and the pure decode steps of a frame walk.
+ *
+ * A struct py_layout holds every offset the walker needs, as plain
+ * numbers: one table entry per version family (src/python/layout_3XX.c),
+ * or, for 3.13+, filled in from the target's own _Py_DebugOffsets.
+ *
+ * The decode functions at the bottom take bytes that were already read
+ * and never read memory themselves, and use no libc.  This is the part
+ * the eBPF backend shares: it does its own reads (bpf_probe_read_user)
+ * into buffers and calls the same functions on the same layout, so the
+ * two backends cannot disagree on what a frame means.
+ */
+#ifndef PSAMPLE_PYLAYOUT_H
+#define PSAMPLE_PYLAYOUT_H
+
+#ifndef __bpf__
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#endif
+
+enum py_layout_flags {
+	/* ts->frame leads to a _PyCFrame whose current_frame is the frame */
+	PY_L_CFRAME = 1u << 0,
+	/* the position is a pointer into the code (else an int f_lasti) */
+	PY_L_INSTR_PTR = 1u << 1,
+	/* an int f_lasti counts bytes (3.8/3.9), else code units */
+	PY_L_LASTI_BYTES = 1u << 2,
+	/* PyThreadState has native_thread_id */
+	PY_L_NATIVE_TID = 1u << 3,
+	/* code objects have co_qualname */
+	PY_L_QUALNAME = 1u << 4,
+	/* frames live in data-stack chunks (3.11+) */
+	PY_L_CHUNKS = 1u << 5,
+	/* the frame's code slot is a tagged _PyStackRef (3.14+) */
+	PY_L_TAGGED_CODE = 1u << 6,
+	/* the frame has an owner byte; owners >= owner_skip are shims */
+	PY_L_OWNER = 1u << 7,
+	/* compact unicode layout without wstr (3.12+) */
+	PY_L_STR_NO_WSTR = 1u << 8,
+};
+
+/* Read sizes are bounded so a layout can never ask for huge reads. */
+#define PY_MAX_READ 512
+
+struct py_layout {
+	const char *name; /* "3.11" */
+	uint32_t flags; /* enum py_layout_flags */
+	uint32_t linetable; /* enum py_linetable_kind */
+
+	/* _PyRuntime */
+	uint32_t rt_interp_head; /* interpreters.head */
+
+	/* PyInterpreterState */
+	uint32_t is_next;
+	uint32_t is_threads_head;
+
+	/* PyThreadState */
+	uint32_t ts_size; /* bytes read: covers every field below */
+	uint32_t ts_next;
+	uint32_t ts_interp;
+	uint32_t ts_frame; /* frame, cframe or current_frame */
+	uint32_t cf_current; /* PY_L_CFRAME: cframe->current_frame */
+	uint32_t ts_thread_id; /* pthread_self() of the thread */
+	uint32_t ts_native_tid; /* PY_L_NATIVE_TID */
+	uint32_t ts_chunk; /* PY_L_CHUNKS: datastack_chunk */
+	uint32_t ts_top; /* PY_L_CHUNKS: datastack_top */
+
+	/* data-stack chunk */
+	uint32_t ck_prev;
+	uint32_t ck_size;
+	uint32_t ck_data;
+
+	/* frame (PyFrameObject or _PyInterpreterFrame) */
+	uint32_t fr_size; /* bytes read */
+	uint32_t fr_code;
+	uint32_t fr_back;
+	uint32_t fr_pos; /* instr pointer or f_lasti */
+	uint32_t fr_owner; /* PY_L_OWNER */
+	uint32_t owner_skip; /* owners >= this are not Python frames */
+	uint32_t owner_max; /* owners > this are corrupt */
+
+	/* PyObject / PyVarObject */
+	uint32_t ob_type;
+	uint32_t ob_size;
+
+	/* PyCodeObject */
+	uint32_t co_size; /* bytes read: covers every field below */
+	uint32_t co_firstlineno;
+	uint32_t co_filename;
+	uint32_t co_name;
+	uint32_t co_qualname; /* PY_L_QUALNAME */
+	uint32_t co_linetable; /* co_lnotab or co_linetable */
+	uint32_t co_code; /* PY_L_INSTR_PTR: co_code_adaptive */
+
+	/* compact str and bytes */
+	uint32_t str_length;
+	uint32_t str_state;
+	uint32_t str_ascii_data; /* sizeof(PyASCIIObject) */
+	uint32_t str_compact_data; /* sizeof(PyCompactUnicodeObject) */
+	uint32_t bytes_size;
+	uint32_t bytes_data;
+};
+
+/* A frame as its bytes say, before any validation. */
+struct py_rawframe {
+	uint64_t code; /* code object address (tag bits cleared) */
+	uint64_t back; /* calling frame */
+	uint64_t pos; /* instruction pointer or f_lasti */
+	uint32_t owner;
+};
+
+static inline uint64_t py__u64(const uint8_t *buf, uint32_t off)
+{
+	uint64_t v;
+	__builtin_memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+static inline int32_t py__i32(const uint8_t *buf, uint32_t off)
+{
+	int32_t v;
+	__builtin_memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+/* Decode the frame header in buf (layout->fr_size bytes). */
+static inline void pyframe__decode(const struct py_layout *l,
+				   const uint8_t *buf, struct py_rawframe *f)
+{
+	f->code = py__u64(buf, l->fr_code);
+	if (l->flags & PY_L_TAGGED_CODE)
+		f->code &= ~(uint64_t)7;
+	f->back = py__u64(buf, l->fr_back);
+	if (l->flags & PY_L_INSTR_PTR)
+		f->pos = py__u64(buf, l->fr_pos);
+	else
+		f->pos = (uint64_t)(int64_t)py__i32(buf, l->fr_pos);
+	f->owner = (l->flags & PY_L_OWNER) ? buf[l->fr_owner] : 0;
+}
+
+/* Whether the frame is an interpreter shim rather than Python code. */
+static inline bool pyframe__is_shim(const struct py_layout *l,
+				    const struct py_rawframe *f)
+{
+	return (l->flags & PY_L_OWNER) && f->owner >= l->owner_skip;
+}
+
+/*
+ * The instruction index (code units) of a frame running code at address
+ * code with nunits code units; -1 when the frame has not started, -2 when
+ * the position is out of range (a torn read or a bad layout).
+ */
+static inline int32_t pyframe__lasti(const struct py_layout *l,
+				     const struct py_rawframe *f, uint64_t code,
+				     uint64_t nunits)
+{
+	int64_t idx;
+
+	if (l->flags & PY_L_INSTR_PTR) {
+		int64_t d = (int64_t)(f->pos - (code + l->co_code));
+		/* 3.11/3.12 point one unit before the first when not started */
+		if (d < -2 || d > (int64_t)(nunits * 2))
+			return -2;
+		idx = d >> 1;
+	} else {
+		idx = (int64_t)f->pos;
+		if (idx < 0)
+			return -1;
+		if (l->flags & PY_L_LASTI_BYTES)
+			idx >>= 1;
+	}
+	if (idx < 0)
+		return -1;
+	if (nunits && idx >= (int64_t)nunits)
+		return -2;
+	return (int32_t)idx;
+}
+
+/*
+ * What makes a code object the same code object: if any of these change,
+ * the address was reused.  A cache keyed by address stores this and
+ * compares it on every use.
+ */
+static inline uint64_t pycode__ident(const struct py_layout *l,
+				     const uint8_t *buf)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+	const uint32_t offs[6] = {l->ob_type,	   l->co_filename,
+				  l->co_name,	   l->co_qualname,
+				  l->co_linetable, l->co_firstlineno};
+
+	for (int i = 0; i < 6; i++) {
+		uint64_t v = i == 5 ? (uint64_t)(uint32_t)py__i32(buf, offs[i])
+				    : py__u64(buf, offs[i]);
+		if (i == 3 && !(l->flags & PY_L_QUALNAME))
+			v = 0;
+		h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	}
+	if (l->ob_size)
+		h ^= py__u64(buf, l->ob_size) * 0xff51afd7ed558ccdull;
+	return h;
+}
+
+#ifndef __bpf__
+/* The layout for a PY_VERSION_HEX, or NULL if the version is unknown. */
+const struct py_layout *py_layout__find(uint32_t version);
+#endif
+
+#endif

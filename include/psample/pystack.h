@@ -1,0 +1,75 @@
+/*
+ * pystack.h - reading every Python thread's stack from a target.
+ *
+ * A walker keeps what it learnt from the last sample - the interpreter
+ * and thread lists, each thread's data-stack chunks, the code objects on
+ * the stacks - and reads all of it again in one batched call, then checks
+ * that what it read still links up the same way.  When it does (the
+ * steady state of a running program), a sample costs one system call;
+ * when it does not, the walker falls back to following pointers one read
+ * at a time and relearns.
+ */
+#ifndef PSAMPLE_PYSTACK_H
+#define PSAMPLE_PYSTACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "psample/pysymbols.h"
+#include "psample/pytarget.h"
+
+#define PY_MAX_DEPTH 2048 /* frames kept per stack; deeper ones truncate */
+#define PY_MAX_THREADS 4096
+#define PY_MAX_INTERPS 64
+
+struct py_frame {
+	struct py_code *code;
+	int32_t lasti; /* code units; -1 not started */
+	int32_t line; /* decoded from the line table; -1 unknown */
+};
+
+struct py_thread {
+	uint64_t tstate;
+	uint64_t interp;
+	uint32_t interp_index;
+	pid_t tid; /* native thread id, 0 if the version has none */
+	uint64_t thread_id; /* pthread_t */
+	int err; /* 0, or why this thread's stack is missing */
+	bool truncated; /* deeper than PY_MAX_DEPTH */
+	uint32_t depth;
+	struct py_frame *frames; /* innermost first */
+};
+
+struct py_sample {
+	uint32_t nthreads;
+	struct py_thread *threads;
+};
+
+struct py_walker_stats {
+	uint64_t samples;
+	uint64_t relists; /* thread list changed: walked it again */
+	uint64_t chunk_reloads; /* a data-stack chunk was read on its own */
+	uint64_t stray_frames; /* frames outside any chunk, read on their own */
+	uint64_t code_reads; /* code headers not in the speculative batch */
+	uint64_t torn; /* a thread's stack changed while being read */
+	uint64_t bad_frames; /* frames that did not validate */
+};
+
+struct py_walker;
+
+int py_walker__new(struct py_target *t, struct py_walker **out);
+void py_walker__free(struct py_walker *w);
+
+/*
+ * Take one sample of every thread of every interpreter.  *out stays valid
+ * until the next call.  Returns 0 (per-thread problems are in each
+ * thread's err), -ESRCH when the process is gone, -PS_ENOTREADY when the
+ * interpreter has no threads (starting up or finalising), or another
+ * negative error when nothing could be read.
+ */
+int py_walker__sample(struct py_walker *w, const struct py_sample **out);
+
+const struct py_walker_stats *py_walker__stats(const struct py_walker *w);
+
+#endif

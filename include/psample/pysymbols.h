@@ -1,0 +1,65 @@
+/*
+ * pysymbols.h - code objects of a target, read once and cached.
+ *
+ * A sample names each frame by its code object's address.  The cache maps
+ * that address to what the code object says (names, file, line table),
+ * decoded once.  Addresses are reused when code objects die, so an entry
+ * also keeps the object's identity (pycode__ident) and callers compare it
+ * on every use with what they just read.
+ */
+#ifndef PSAMPLE_PYSYMBOLS_H
+#define PSAMPLE_PYSYMBOLS_H
+
+#include <stdint.h>
+
+#include "psample/linetable.h"
+#include "psample/pytarget.h"
+
+struct py_code {
+	uint64_t addr;
+	uint64_t ident;
+	uint64_t nunits; /* code units, 0 if unknown */
+	int32_t firstlineno;
+	char *name; /* UTF-8; lone surrogates kept as 3-byte */
+	char *qualname; /* = name where the version has none */
+	char *filename;
+	struct py_lines lines;
+	/* Small memo for the sampler: line -> its id in the trie. */
+	uint32_t nmemo;
+	int32_t memo_line[8];
+	uint32_t memo_id[8];
+};
+
+struct py_codes;
+
+struct py_codes *py_codes__new(void);
+void py_codes__free(struct py_codes *c);
+
+/*
+ * The entry for a code object whose header (layout->co_size bytes) was
+ * just read as hdr: the cached one if its identity matches, else a new
+ * one, read from the target now (strings and line table).  Returns NULL
+ * with *err set if the header is not a code object of this target or its
+ * contents cannot be read.
+ */
+struct py_code *py_codes__get(struct py_codes *c, struct py_target *t,
+			      uint64_t addr, const uint8_t *hdr, int *err);
+
+/*
+ * Between samples: drop everything if the cache has grown past its bound.
+ * Entries returned before are invalid afterwards.
+ */
+void py_codes__trim(struct py_codes *c);
+
+/* Entries currently cached; how many were loaded (misses) so far. */
+uint64_t py_codes__count(const struct py_codes *c);
+uint64_t py_codes__loads(const struct py_codes *c);
+
+/*
+ * Decode a compact str object whose first layout->str_compact_data bytes
+ * are hdr, reading its characters from the target; returns a malloc'ed
+ * UTF-8 string or NULL with *err set.  At most max characters are kept.
+ */
+char *py_str__read(struct py_target *t, uint64_t addr, uint32_t max, int *err);
+
+#endif

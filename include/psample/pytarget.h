@@ -1,0 +1,50 @@
+/*
+ * pytarget.h - a CPython interpreter found in another process.
+ *
+ * py_target__open finds the ELF file that defines _PyRuntime (the python
+ * executable, or libpython), its load address, the interpreter's version
+ * and the layout for it, and checks that layout against the live process
+ * before anyone samples with it.
+ */
+#ifndef PSAMPLE_PYTARGET_H
+#define PSAMPLE_PYTARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "psample/mem.h"
+#include "psample/pylayout.h"
+
+struct py_target {
+	pid_t pid;
+	struct mem mem;
+	const struct py_layout *layout;
+	uint32_t version; /* PY_VERSION_HEX */
+	char version_str[32]; /* "3.11.7", "3.13.0rc2" */
+	uint64_t runtime; /* &_PyRuntime in the target */
+	uint64_t code_type; /* &PyCode_Type in the target */
+	bool shared; /* _PyRuntime is in libpython, not the exe */
+	char binary[4096]; /* that file's path, as the target sees it */
+};
+
+/*
+ * Open pid.  Errors: -ESRCH (no such process), -EACCES/-EPERM (not
+ * allowed), -PS_ENOTPYTHON, -PS_EUNSUPPORTED (version_str, when out is
+ * non-NULL on return... see py_target__version_hint), -PS_ENOTREADY (the
+ * interpreter is not initialised yet: try again).
+ */
+int py_target__open(pid_t pid, struct py_target **out);
+
+/*
+ * After py_target__open failed with -PS_EUNSUPPORTED: the version it
+ * found, as text, for the error message.
+ */
+const char *py_target__version_hint(void);
+
+void py_target__free(struct py_target *t);
+
+/* Format a PY_VERSION_HEX as "3.11.7" / "3.13.0b2". */
+void py_version__format(uint32_t version, char *buf, size_t n);
+
+#endif
