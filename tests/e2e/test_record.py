@@ -1,1 +1,263 @@
-print("1..0 # SKIP not written yet")
+"""psample record against real interpreters.
+
+The ratio workload spends 60/30/10 % of its time in a(), b() and c();
+record at 1 kHz must find each within 3 percentage points, every line of
+the folded file must parse, and no stack may contain a call that the
+program never makes (the workload's call graph is known exactly, down to
+the line each call is on).  Also: the child's output and exit status
+pass through, options change what the profile says, and bad commands or
+output paths fail early with their exit codes.
+"""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import common
+
+RATIO = os.path.join(common.WORKLOADS, "ratio.py")
+
+
+def workload_frames(stack):
+    """The workload's own frames of a folded stack: (name, line)."""
+    out = []
+    for fr in stack:
+        path, line = common.frame_loc(fr)
+        if path and path.endswith("ratio.py"):
+            out.append((common.frame_name(fr), line))
+    return out
+
+
+CALIBRATE_CALLS = set()
+
+
+def _calibrate_lines():
+    """Lines of calibrate() that call burn (it runs before main's loop)."""
+    with open(RATIO) as f:
+        lines = f.read().splitlines()
+    inside = False
+    for i, text in enumerate(lines, 1):
+        if text.startswith("def calibrate"):
+            inside = True
+        elif text.startswith("def "):
+            inside = False
+        elif inside and "burn(" in text:
+            CALIBRATE_CALLS.add(i)
+
+
+_calibrate_lines()
+
+
+def impossible(stacks):
+    """Stacks with a call ratio.py does not make, or from the wrong line."""
+    m = common.marker_lines(RATIO)
+    # caller (name, line) -> callees it can have at that line
+    calls = {
+        ("<module>", m["module_main"]): {"main"},
+        ("main", m["main_loop"] - 2): {"calibrate"},
+        ("main", m["main_a"]): {"a"},
+        ("main", m["main_b"]): {"b"},
+        ("main", m["main_c"]): {"c"},
+        ("a", m["a_call"]): {"burn"},
+        ("b", m["b_call"]): {"burn"},
+        ("c", m["c_call"]): {"burn"},
+    }
+    calib = [ln for ln in range(1, 200) if ln in CALIBRATE_CALLS]
+    for ln in calib:
+        calls[("calibrate", ln)] = {"burn"}
+    # Lines a leaf (innermost workload frame) can be on.
+    leaf_lines = {
+        "burn": {m["burn_loop"], m["burn_pass"], m["burn_loop"] - 1},
+        "main": {m["main_loop"], m["main_a"], m["main_b"], m["main_c"],
+                 m["main_loop"] - 1, m["main_loop"] - 2},
+        "calibrate": set(range(min(CALIBRATE_CALLS) - 3,
+                               max(CALIBRATE_CALLS) + 6)),
+        "<module>": {m["module_main"], m["module_main"] + 1,
+                     m["module_main"] + 2},
+        "a": {m["a_call"]}, "b": {m["b_call"]}, "c": {m["c_call"]},
+    }
+    # A function just entered, before its first instruction, is on its
+    # def line (CPython reports co_firstlineno there too).
+    for name, marker in (("burn", "burn_loop"), ("a", "a_call"),
+                         ("b", "b_call"), ("c", "c_call")):
+        first = m[marker] - (2 if name == "burn" else 1)
+        leaf_lines[name].add(first)
+    bad = []
+    for stack, count in stacks:
+        wf = workload_frames(stack)
+        if not wf:
+            continue
+        ok = wf[0][0] == "<module>"
+        for (caller, cl), (callee, _) in zip(wf, wf[1:]):
+            ok &= callee in calls.get((caller, int(cl)), set())
+        name, line = wf[-1]
+        ok &= line != "?" and int(line) in leaf_lines.get(name, set())
+        if not ok:
+            bad.append("%s %d" % (";".join(stack), count))
+    return bad
+
+
+def shares(stacks):
+    tot = {"a": 0, "b": 0, "c": 0}
+    for stack, count in stacks:
+        names = {n for n, _ in workload_frames(stack)}
+        for f in tot:
+            if f in names:
+                tot[f] += count
+    n = sum(tot.values())
+    return {f: 100.0 * v / n for f, v in tot.items()} if n else {}, n
+
+
+def check_ratio(tap, it, d):
+    name = common.label(it)
+    out = os.path.join(d, "ratio.folded")
+    r = common.run(["record", "-r", "1000", "-o", out, "--", it.path, RATIO,
+                    "3", "7"], timeout=120)
+    tap.ok(r.returncode == 7 and r.stdout.strip() == "done",
+           "%s: record passes the child's output and exit status through"
+           % name, "rc=%d stdout=%r stderr=%s" % (r.returncode, r.stdout,
+                                                  r.stderr))
+    summary = [ln for ln in r.stderr.splitlines()
+               if re.match(r"psample: \d+ samples in", ln)]
+    tap.ok(len(summary) == 1 and "wrote " + out in summary[0],
+           "%s: one summary line on stderr naming the profile" % name,
+           r.stderr)
+    if not os.path.exists(out):
+        tap.ok(False, "%s: profile written" % name, r.stderr)
+        return
+    stacks, malformed = common.read_folded(out)
+    tap.ok(not malformed, "%s: every folded line parses" % name,
+           "\n".join(malformed[:10]))
+    sh, n = shares(stacks)
+    want = {"a": 60.0, "b": 30.0, "c": 10.0}
+    tap.ok(n >= 2000 and all(abs(sh[f] - want[f]) <= 3.0 for f in want),
+           "%s: a/b/c get 60/30/10 %% of samples within 3 points "
+           "(got %s over %d samples)" % (
+               name, "/".join("%.1f" % sh.get(f, 0) for f in "abc"), n),
+           r.stderr)
+    bad = impossible(stacks)
+    tap.ok(not bad, "%s: no impossible stack among %d samples" % (name, n),
+           "\n".join(bad[:10]))
+
+
+def check_options(tap, it, d):
+    name = common.label(it)
+    m = common.marker_lines(RATIO)
+    # --function: one frame per function, at its first line.
+    out = os.path.join(d, "func.folded")
+    r = common.run(["record", "--function", "-r", "500", "-o", out, "--",
+                    it.path, RATIO, "1"], timeout=60)
+    stacks, _ = common.read_folded(out) if r.returncode == 0 else ([], [])
+    lines = {(common.frame_name(f), common.frame_loc(f)[1])
+             for s, _ in stacks for f in s
+             if (common.frame_loc(f)[0] or "").endswith("ratio.py")}
+    want = {("burn", str(m["burn_loop"] - 2)), ("a", str(m["a_call"] - 1))}
+    tap.ok(r.returncode == 0 and want <= lines and
+           not any(n == "burn" and ln != str(m["burn_loop"] - 2)
+                   for n, ln in lines),
+           "%s: --function labels frames with the function's first line"
+           % name, "%s\n%s" % (sorted(lines), r.stderr))
+
+    # --threads: a root per thread, named by native thread id.
+    out = os.path.join(d, "threads.folded")
+    r = common.run(["record", "--threads", "-r", "500", "-o", out, "--",
+                    it.path, RATIO, "1"], timeout=60)
+    stacks, _ = common.read_folded(out) if r.returncode == 0 else ([], [])
+    roots = {s[0] for s, _ in stacks}
+    tap.ok(r.returncode == 0 and roots and
+           all(re.match(r"^thread (\d+ \(.*\)|\(\d+\))$", x) for x in roots),
+           "%s: --threads puts a 'thread <tid>' root on every stack" % name,
+           "%s\n%s" % (sorted(roots)[:5], r.stderr))
+
+    # Paths: stdlib frames shortened unless --full-paths.
+    code = ("import json, time\n"
+            "t = time.time()\n"
+            "while time.time() - t < 1:\n"
+            "    json.dumps(list(range(2000)))\n")
+    script = os.path.join(d, "uses_json.py")
+    with open(script, "w") as f:
+        f.write(code)
+    outs = {}
+    for flag in ([], ["--full-paths"]):
+        out = os.path.join(d, "paths%d.folded" % len(flag))
+        r = common.run(["record", "-r", "500", "-o", out] + flag +
+                       ["--", it.path, script], timeout=60)
+        stacks, _ = common.read_folded(out) if r.returncode == 0 else ([],
+                                                                       [])
+        outs[bool(flag)] = {common.frame_loc(f)[0] for s, _ in stacks
+                            for f in s}
+    tap.ok("json/encoder.py" in outs[False] and
+           any(p.endswith("/json/encoder.py") and p.startswith("/")
+               for p in outs[True]),
+           "%s: stdlib paths are shortened, and kept whole with "
+           "--full-paths" % name,
+           "%s\n%s" % (sorted(outs[False])[:8], sorted(outs[True])[:8]))
+
+
+def check_sigterm(tap, it, d):
+    """SIGTERM ends sampling like Ctrl-C: the profile is still written."""
+    name = common.label(it)
+    out = os.path.join(d, "term.folded")
+    p = subprocess.Popen([common.PSAMPLE, "record", "-r", "200", "-o", out,
+                          "--", it.path, RATIO, "60"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGTERM)
+    try:
+        _, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+    stacks, malformed = (common.read_folded(out) if os.path.exists(out)
+                         else ([], ["missing"]))
+    tap.ok(stacks and not malformed and
+           p.returncode == 128 + signal.SIGTERM,
+           "%s: SIGTERM to record writes the profile, ends the command "
+           "and exits with its status" % name,
+           "rc=%s\n%s" % (p.returncode, err))
+
+
+def check_errors(tap, d):
+    r = common.run(["record", "--", "/nonexistent/command"])
+    tap.ok(r.returncode == common.EXIT_EXEC and
+           "cannot run" in r.stderr and len(r.stderr.splitlines()) == 1,
+           "record of a missing command: one line, exit %d"
+           % common.EXIT_EXEC, "rc=%d %s" % (r.returncode, r.stderr))
+
+    marker = os.path.join(d, "should-not-exist")
+    r = common.run(["record", "-o", "/nonexistent/dir/out.folded", "--",
+                    "python3", "-c", "open(%r, 'w')" % marker])
+    tap.ok(r.returncode == common.EXIT_OUTPUT and
+           not os.path.exists(marker) and len(r.stderr.splitlines()) == 1,
+           "unwritable output: refused before the command starts, exit %d"
+           % common.EXIT_OUTPUT, "rc=%d %s" % (r.returncode, r.stderr))
+
+    r = common.run(["record", "-o", os.path.join(d, "x.folded"), "--",
+                    "sleep", "10"], timeout=60)
+    tap.ok(r.returncode == common.EXIT_NOT_PYTHON and
+           "not a Python" in r.stderr,
+           "record of a non-Python command: exit %d"
+           % common.EXIT_NOT_PYTHON, "rc=%d %s" % (r.returncode, r.stderr))
+
+
+def main():
+    tap = common.Tap()
+    d = common.tmpdir()
+    found, supported = common.interpreters(tap)
+    for it in found:
+        if it not in supported:
+            tap.skip("record on %s" % common.label(it),
+                     "psample does not support %d.%d yet" % it.version[:2])
+            continue
+        check_ratio(tap, it, d)
+        check_options(tap, it, d)
+    if supported:
+        check_sigterm(tap, supported[0], d)
+    check_errors(tap, d)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Shared harness of the end-to-end tests.
+
+The tests drive the real psample binary (env PSAMPLE) against real
+interpreters found by tests/pythons.py, and report in TAP so meson and
+tools/test count every check.  An interpreter psample does not support
+yet is reported as a skipped check naming it, never silently dropped.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import pythons  # noqa: E402
+
+PSAMPLE = os.environ.get("PSAMPLE") or os.path.join(
+    HERE, "..", "..", "build", "psample")
+WORKLOADS = os.path.join(HERE, "workloads")
+
+# Versions (major, minor) psample has a layout for; grows with each
+# layout entry in src/python/layout.c.
+SUPPORTED = {(3, 11)}
+
+# Exit codes, as documented in README.md and include/psample/error.h.
+EXIT_USAGE = 2
+EXIT_NO_PROCESS = 3
+EXIT_NOT_PYTHON = 4
+EXIT_UNSUPPORTED = 5
+EXIT_PERMISSION = 6
+EXIT_OUTPUT = 7
+EXIT_EXEC = 8
+
+# The folded-line grammar real parsers accept (output-formats.md §4.5).
+FOLDED_LINE = re.compile(r"^[^;\r\n]+(;[^;\r\n]+)* [1-9][0-9]*$")
+
+
+class Tap:
+    """Minimal TAP producer: one line per check, plan at the end."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, name))
+        if not cond:
+            self.failed += 1
+            if diag:
+                for line in str(diag).splitlines()[:40]:
+                    print("# " + line)
+        sys.stdout.flush()
+        return cond
+
+    def skip(self, name, why):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, name, why))
+        sys.stdout.flush()
+
+    def note(self, text):
+        print("# " + text)
+        sys.stdout.flush()
+
+    def done(self):
+        print("1..%d" % self.n)
+        sys.exit(1 if self.failed else 0)
+
+
+def interpreters(tap):
+    """Every interpreter found, and the subset psample supports; notes
+    the others as skips so a missing version is visible."""
+    found = pythons.discover(min_version=(3, 8))
+    supported = []
+    for it in found:
+        if tuple(it.version[:2]) in SUPPORTED:
+            supported.append(it)
+    if not supported:
+        tap.ok(False, "a supported interpreter was found",
+               "found: %s" % [i.path for i in found])
+    return found, supported
+
+
+def label(it):
+    flags = [f for f in ("debug", "free_threaded", "shared")
+             if getattr(it, f)]
+    return "%s %s%s" % (".".join(map(str, it.version[:3])), it.path,
+                        " (%s)" % ",".join(flags) if flags else "")
+
+
+def run(args, timeout=60, **kw):
+    """Run psample with args; returns CompletedProcess (text)."""
+    return subprocess.run([PSAMPLE] + args, capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+class Target:
+    """A Python workload started in the background; killed on exit.
+
+    The workload prints "ready" (after any setup it reports on) so the
+    test never samples an interpreter that is still starting."""
+
+    def __init__(self, python, script, *args, ready=True, settle=0.0):
+        self.proc = subprocess.Popen(
+            [python, os.path.join(WORKLOADS, script)] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        if ready:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+                line = line.strip()
+                if line == "ready":
+                    break
+                self.lines.append(line)
+            else:
+                raise RuntimeError("workload did not get ready")
+        # "ready" is printed just before the workload parks: give its
+        # threads time to get from the print to where they wait.
+        time.sleep(settle)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def read_folded(path):
+    """[(frames list, count)] and a list of malformed lines."""
+    stacks, bad = [], []
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return [], ["invalid UTF-8: %s" % e]
+    for line in text.split("\n"):
+        if not line:
+            continue
+        if not FOLDED_LINE.match(line):
+            bad.append(line)
+            continue
+        stack, count = line.rsplit(" ", 1)
+        stacks.append((stack.split(";"), int(count)))
+    return stacks, bad
+
+
+def frame_name(frame):
+    """'qualname (path:line)' -> qualname"""
+    return frame.rsplit(" (", 1)[0]
+
+
+def frame_loc(frame):
+    """'qualname (path:line)' -> (path, line)"""
+    m = re.search(r" \((.*):(\d+|\?)\)$", frame)
+    return (m.group(1), m.group(2)) if m else (None, None)
+
+
+def marker_lines(path):
+    """{marker: line number} for '# @name' comments in a workload."""
+    out = {}
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            m = re.search(r"# @(\w+)", line)
+            if m:
+                out[m.group(1)] = i
+    return out
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="psample-e2e-")
+
+
+def wait_exit(proc, timeout):
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return None

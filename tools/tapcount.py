@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Count every TAP check in meson's test logs and print the closing line
+"N passed, N failed, N skipped".  A test program that crashed or printed
+no plan counts as one failure, so a broken runner cannot pass silently.
+Exits 1 if anything failed or nothing ran."""
+import json
+import re
+import sys
+
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    with open(path) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            t = json.loads(line)
+            out = t.get("stdout") or ""
+            n_ok = n_bad = n_skip = 0
+            plan = False
+            for ln in out.splitlines():
+                if re.match(r"^1\.\.\d+", ln):
+                    plan = True
+                elif re.match(r"^ok\b", ln):
+                    if re.search(r"#\s*SKIP", ln, re.I):
+                        n_skip += 1
+                    else:
+                        n_ok += 1
+                elif re.match(r"^not ok\b", ln):
+                    n_bad += 1
+            if t.get("result") not in ("OK", "SKIP") and n_bad == 0:
+                n_bad = 1   # crashed, timed out, or exited non-zero
+            if not plan and n_bad == 0:
+                n_bad = 1
+            passed += n_ok
+            failed += n_bad
+            skipped += n_skip
+print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+sys.exit(1 if failed or passed == 0 else 0)
