@@ -71,6 +71,7 @@ struct py_layout {
 	/* data-stack chunk */
 	uint32_t ck_prev;
 	uint32_t ck_size;
+	uint32_t ck_top;           /* words used; saved when a newer is pushed */
 	uint32_t ck_data;
 
 	/* frame (PyFrameObject or _PyInterpreterFrame) */

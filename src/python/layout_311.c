@@ -33,6 +33,7 @@ const struct py_layout py_layout_311 = {
 
 	.ck_prev = 0,
 	.ck_size = 8,
+	.ck_top = 16,
 	.ck_data = 24,
 
 	.fr_size = 72,

@@ -30,10 +30,16 @@
 #define HOT_MAX 256
 #define SEEN_BITS 12 /* per-sample code table: 4096 slots */
 #define MAX_STEPS (PY_MAX_DEPTH * 2)
+/* Read the newest chunk this far past the last stack top: a shallow
+ * stack then costs one page, not the whole 16 KiB chunk, and a stack that
+ * grows by a few frames between samples is still covered. */
+#define CHUNK_SLACK 2048
 
 struct chunk {
 	uint64_t addr;
-	uint32_t size; /* bytes read (<= the chunk's size) */
+	uint32_t full; /* the chunk's size (capped at CHUNK_MAX_READ) */
+	uint32_t size; /* bytes of it read this sample */
+	uint32_t want; /* bytes to read next sample */
 	uint32_t cap;
 	uint8_t *buf;
 	int err;
@@ -55,6 +61,12 @@ struct wthread {
 	uint64_t again; /* current-frame word, read last */
 	int again_err;
 	bool again_valid;
+	/* The newest chunk read a second time, late in the batch: a frame
+	 * that differs between the two copies was being changed. */
+	uint8_t *recheck;
+	uint32_t recheck_cap, recheck_len;
+	uint64_t recheck_addr;
+	int recheck_err;
 	uint32_t nchunks;
 	struct chunk chunks[MAX_CHUNKS]; /* newest first */
 	struct rawf *raw; /* PY_MAX_DEPTH */
@@ -113,6 +125,7 @@ static void wthread__free(struct wthread *th)
 		free(th->chunks[i].buf);
 	free(th->raw);
 	free(th->frames);
+	free(th->recheck);
 	free(th);
 }
 
@@ -404,8 +417,34 @@ static int chunk__load(struct py_walker *w, struct chunk *c, uint64_t addr)
 	}
 	if ((err = mem__read(&w->t->mem, addr, c->buf, size)))
 		return err;
-	c->size = (uint32_t)size;
+	c->full = c->size = c->want = (uint32_t)size;
 	c->err = 0;
+	return 0;
+}
+
+/*
+ * Make sure a chunk's copy reaches its stack top, and plan the next read
+ * to end a little past it.  The newest chunk's top is the thread's
+ * datastack_top; an older chunk's was saved in its header when the newer
+ * one was pushed.
+ */
+static int chunk__cover(struct py_walker *w, struct chunk *c, uint64_t top)
+{
+	const struct py_layout *l = w->l;
+
+	if (top < c->addr + l->ck_data || top > c->addr + c->full)
+		return 0;   /* not this chunk's top: validated by the walk */
+	uint32_t used = (uint32_t)(top - c->addr);
+	if (used > c->size) {
+		int err = mem__read(&w->t->mem, c->addr + c->size,
+				    c->buf + c->size, c->full - c->size);
+		w->stats.chunk_reloads++;
+		if (err)
+			return err;
+		c->size = c->full;
+	}
+	uint32_t want = (used + CHUNK_SLACK + 255) & ~255u;
+	c->want = want < c->full ? want : c->full;
 	return 0;
 }
 
@@ -458,6 +497,32 @@ static const uint8_t *wthread__frame_bytes(const struct py_walker *w,
 
 /* ---- one thread ----------------------------------------------------- */
 
+/*
+ * Whether the frame at addr in the newest chunk is the same in both
+ * copies of the batch: code, caller and (but for the innermost frame,
+ * which is running) position.  True when there is no second copy to
+ * compare with (the chunk was re-read on its own this sample).
+ */
+static bool wthread__stable(const struct py_walker *w,
+			    const struct wthread *th, uint64_t addr,
+			    bool innermost)
+{
+	const struct py_layout *l = w->l;
+	const struct chunk *c = &th->chunks[0];
+
+	if (th->recheck_addr != c->addr || th->recheck_err || !th->recheck_len)
+		return true;
+	if (addr + l->fr_size > c->addr + th->recheck_len ||
+	    addr + l->fr_size > c->addr + c->size)
+		return true;
+	const uint8_t *a = c->buf + (addr - c->addr);
+	const uint8_t *b = th->recheck + (addr - c->addr);
+	if (py__u64(a, l->fr_code) != py__u64(b, l->fr_code) ||
+	    py__u64(a, l->fr_back) != py__u64(b, l->fr_back))
+		return false;
+	return innermost || py__u64(a, l->fr_pos) == py__u64(b, l->fr_pos);
+}
+
 static void wthread__walk(struct py_walker *w, struct wthread *th,
 			  struct py_thread *out)
 {
@@ -503,6 +568,16 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 			out->err = err;
 			return;
 		}
+		for (uint32_t k = 0; k < th->nchunks; k++) {
+			struct chunk *c = &th->chunks[k];
+			uint64_t t = k == 0 ? top
+				: c->addr + l->ck_data +
+				  8 * py__u64(c->buf, l->ck_top);
+			if ((err = chunk__cover(w, c, t))) {
+				out->err = err;
+				return;
+			}
+		}
 	}
 
 	uint64_t f = cur;
@@ -535,6 +610,11 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 		 * that goes up is a cycle or a torn copy. */
 		if (chunk != UINT32_MAX && chunk == prev_chunk && f >= prev_f) {
 			w->stats.bad_frames++;
+			out->err = -PS_ECORRUPT;
+			return;
+		}
+		if (chunk == 0 && !wthread__stable(w, th, f, f == cur)) {
+			w->stats.torn++;
 			out->err = -PS_ECORRUPT;
 			return;
 		}
@@ -584,10 +664,11 @@ static int walker__plan(struct py_walker *w)
 		if ((l->flags & PY_L_CFRAME) && th->cframe)
 			err |= walker__iov(w, th->cframe, th->cf,
 					   l->cf_current + 8);
-		for (uint32_t k = 0; k < th->nchunks; k++)
-			err |= walker__iov(w, th->chunks[k].addr,
-					   th->chunks[k].buf,
-					   th->chunks[k].size);
+		for (uint32_t k = 0; k < th->nchunks; k++) {
+			struct chunk *c = &th->chunks[k];
+			c->size = c->want;
+			err |= walker__iov(w, c->addr, c->buf, c->size);
+		}
 	}
 	for (uint32_t i = 0; i < w->nhot; i++) {
 		int h = walker__hdr(w, w->hot[i]);
@@ -599,6 +680,27 @@ static int walker__plan(struct py_walker *w)
 		err |= walker__iov(w, w->hot[i],
 				   w->hdrs + (size_t)h * l->co_size,
 				   l->co_size);
+	}
+	/* Then the newest chunk again, to notice frames that were being
+	 * replaced while it was copied (a return and a call landing in the
+	 * same slot leave the current-frame word unchanged). */
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		struct wthread *th = w->threads[i];
+		th->recheck_len = 0;
+		th->recheck_addr = 0;
+		if (!th->nchunks)
+			continue;
+		struct chunk *c = &th->chunks[0];
+		if (th->recheck_cap < c->size) {
+			uint8_t *b = realloc(th->recheck, c->size);
+			if (!b)
+				return -ENOMEM;
+			th->recheck = b;
+			th->recheck_cap = c->size;
+		}
+		th->recheck_len = c->size;
+		th->recheck_addr = c->addr;
+		err |= walker__iov(w, c->addr, th->recheck, c->size);
 	}
 	/* Last: each thread's current-frame word again, to notice a stack
 	 * that moved while the rest was being copied. */
@@ -643,6 +745,11 @@ static void walker__collect(struct py_walker *w)
 	}
 	for (uint32_t i = 0; i < w->nhot; i++)
 		w->hdr_err[i] = w->iov[j++].err;
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		struct wthread *th = w->threads[i];
+		if (th->recheck_len)
+			th->recheck_err = w->iov[j++].err;
+	}
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
 		if (th->again_valid)
