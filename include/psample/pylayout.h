@@ -175,7 +175,7 @@ static inline int32_t pyframe__lasti(const struct py_layout *l,
 	}
 	if (idx < 0)
 		return -1;
-	if (nunits && idx >= (int64_t)nunits)
+	if ((nunits && idx >= (int64_t)nunits) || idx > 0x7fffffff)
 		return -2;
 	return (int32_t)idx;
 }

@@ -297,7 +297,21 @@ static int walker__relist(struct py_walker *w)
 		    (err = mem__read_u64(m, interp + l->is_threads_head, &ts)))
 			goto fail;
 		wi->head = ts;
+		for (uint32_t i = 0; i < w->ninterps; i++) {
+			if (w->interps[i].addr == interp) {
+				err = -PS_ECORRUPT;  /* a cycle */
+				goto fail;
+			}
+		}
 		while (ts && n < PY_MAX_THREADS) {
+			/* A thread list that loops back is torn or corrupt:
+			 * following it would list the same threads again. */
+			for (uint32_t i = wi->first; i < n; i++) {
+				if (list[i]->tstate == ts) {
+					err = -PS_ECORRUPT;
+					goto fail;
+				}
+			}
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
 				struct wthread **v =
@@ -486,8 +500,10 @@ static const uint8_t *wthread__frame_bytes(const struct py_walker *w,
 
 	for (uint32_t k = 0; k < th->nchunks; k++) {
 		const struct chunk *c = &th->chunks[k];
-		if (addr >= c->addr + l->ck_data &&
-		    addr + l->fr_size <= c->addr + c->size) {
+		/* Subtractions only: addr is untrusted and may be near the
+		 * top of the address space. */
+		if (addr >= c->addr + l->ck_data && c->size >= l->fr_size &&
+		    addr - c->addr <= c->size - l->fr_size) {
 			*chunk = k;
 			return c->buf + (addr - c->addr);
 		}
@@ -763,26 +779,29 @@ static int walker__code_headers(struct py_walker *w, const struct py_sample *s)
 	const struct py_layout *l = w->l;
 	uint32_t first = w->nhdrs;
 
-	w->niov = 0;
+	/* Reserve every slot before pointing any iovec into w->hdrs: a
+	 * reservation may move the buffer. */
 	for (uint32_t i = 0; i < s->nthreads; i++) {
 		const struct py_thread *pt = &s->threads[i];
 		const struct wthread *th = w->threads[i];
 		for (uint32_t k = 0; k < pt->depth; k++) {
 			struct seen *sn = walker__seen(w, th->raw[k].code);
-			if (!sn || (sn->hdr >= 0 && !w->hdr_err[sn->hdr]))
+			if (!sn || (sn->hdr >= 0 && ((uint32_t)sn->hdr >= first ||
+						     !w->hdr_err[sn->hdr])))
 				continue;
 			int h = walker__hdr(w, th->raw[k].code);
 			if (h < 0)
 				return h;
 			sn->hdr = h;
-			if (walker__iov(w, th->raw[k].code,
-					w->hdrs + (size_t)h * l->co_size,
-					l->co_size))
-				return -ENOMEM;
 		}
 	}
-	if (w->niov == 0)
+	if (w->nhdrs == first)
 		return 0;
+	w->niov = 0;
+	for (uint32_t h = first; h < w->nhdrs; h++)
+		if (walker__iov(w, w->hdr_addr[h],
+				w->hdrs + (size_t)h * l->co_size, l->co_size))
+			return -ENOMEM;
 	w->stats.code_reads += w->niov;
 	int err = mem__readv(&w->t->mem, w->iov, w->niov);
 	if (err)

@@ -160,7 +160,9 @@ char *py_str__read(struct py_target *t, uint64_t addr, uint32_t max, int *err)
 		*err = -PS_ECORRUPT;
 		return NULL;
 	}
-	*err = mem__read(&t->mem, addr, hdr, l->str_compact_data);
+	/* Only the ASCII header: a short ASCII string is smaller than the
+	 * compact header and may end where its mapping ends. */
+	*err = mem__read(&t->mem, addr, hdr, l->str_ascii_data);
 	if (*err)
 		return NULL;
 	int64_t len = (int64_t)py__u64(hdr, l->str_length);
