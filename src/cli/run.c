@@ -94,7 +94,7 @@ static void run__summary(const struct sampler_stats *st, double rate,
 		"CPU/sample%s%s\n",
 		(unsigned long long)st->samples, secs,
 		secs > 0 ? (double)st->ticks / secs : 0.0, rate,
-		(unsigned long long)(st->errors + st->thread_errors),
+		(unsigned long long)st->errors + st->thread_errors,
 		tried ? 100.0 * (double)(st->errors + st->thread_errors) /
 				(double)(tried + st->thread_errors)
 		      : 0.0,
@@ -238,7 +238,7 @@ static int run__reap(pid_t child)
 int cli__record(struct cli_opts *o)
 {
 	struct run_output ro;
-	struct sampler_stats st;
+	struct sampler_stats st = {0};
 	int pfd[2], rc;
 
 	/* Check the output path before starting anything; the default

@@ -32,7 +32,11 @@ static int process_readv(struct mem *m, struct mem_iov *iov, size_t n)
 		for (size_t j = 0; j < k; j++) {
 			local[j].iov_base = iov[i + j].buf;
 			local[j].iov_len = iov[i + j].len;
-			remote[j].iov_base = (void *)(uintptr_t)iov[i + j].addr;
+			/* The target's addresses are numbers to this process.
+			 */
+			remote[j].iov_base =
+				(void *)(uintptr_t)iov[i + j] // NOLINT
+					.addr;
 			remote[j].iov_len = iov[i + j].len;
 			want += iov[i + j].len;
 		}

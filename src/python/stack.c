@@ -299,7 +299,7 @@ static int walker__relist(struct py_walker *w)
 		wi->head = ts;
 		for (uint32_t i = 0; i < w->ninterps; i++) {
 			if (w->interps[i].addr == interp) {
-				err = -PS_ECORRUPT;  /* a cycle */
+				err = -PS_ECORRUPT; /* a cycle */
 				goto fail;
 			}
 		}
@@ -314,8 +314,10 @@ static int walker__relist(struct py_walker *w)
 			}
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
-				struct wthread **v =
-					realloc(list, cap * sizeof(*v));
+				struct wthread **v = realloc(
+					list, cap * sizeof(*v)); // NOLINT(bugprone-sizeof-expression):
+								 // an array of
+								 // pointers
 				if (!v) {
 					err = -ENOMEM;
 					goto fail;
@@ -447,7 +449,7 @@ static int chunk__cover(struct py_walker *w, struct chunk *c, uint64_t top)
 	const struct py_layout *l = w->l;
 
 	if (top < c->addr + l->ck_data || top > c->addr + c->full)
-		return 0;   /* not this chunk's top: validated by the walk */
+		return 0; /* not this chunk's top: validated by the walk */
 	uint32_t used = (uint32_t)(top - c->addr);
 	if (used > c->size) {
 		int err = mem__read(&w->t->mem, c->addr + c->size,
@@ -519,9 +521,8 @@ static const uint8_t *wthread__frame_bytes(const struct py_walker *w,
  * which is running) position.  True when there is no second copy to
  * compare with (the chunk was re-read on its own this sample).
  */
-static bool wthread__stable(const struct py_walker *w,
-			    const struct wthread *th, uint64_t addr,
-			    bool innermost)
+static bool wthread__stable(const struct py_walker *w, const struct wthread *th,
+			    uint64_t addr, bool innermost)
 {
 	const struct py_layout *l = w->l;
 	const struct chunk *c = &th->chunks[0];
@@ -586,9 +587,10 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 		}
 		for (uint32_t k = 0; k < th->nchunks; k++) {
 			struct chunk *c = &th->chunks[k];
-			uint64_t t = k == 0 ? top
-				: c->addr + l->ck_data +
-				  8 * py__u64(c->buf, l->ck_top);
+			uint64_t t =
+				k == 0 ? top
+				       : c->addr + l->ck_data +
+						 8 * py__u64(c->buf, l->ck_top);
 			if ((err = chunk__cover(w, c, t))) {
 				out->err = err;
 				return;
@@ -786,8 +788,9 @@ static int walker__code_headers(struct py_walker *w, const struct py_sample *s)
 		const struct wthread *th = w->threads[i];
 		for (uint32_t k = 0; k < pt->depth; k++) {
 			struct seen *sn = walker__seen(w, th->raw[k].code);
-			if (!sn || (sn->hdr >= 0 && ((uint32_t)sn->hdr >= first ||
-						     !w->hdr_err[sn->hdr])))
+			if (!sn ||
+			    (sn->hdr >= 0 && ((uint32_t)sn->hdr >= first ||
+					      !w->hdr_err[sn->hdr])))
 				continue;
 			int h = walker__hdr(w, th->raw[k].code);
 			if (h < 0)

@@ -38,7 +38,9 @@ struct py_codes *py_codes__new(void)
 	if (!c)
 		return NULL;
 	c->cap = 1024;
-	c->slots = calloc(c->cap, sizeof(*c->slots));
+	c->slots =
+		calloc(c->cap,
+		       sizeof(*c->slots)); // NOLINT(bugprone-sizeof-expression)
 	if (!c->slots) {
 		free(c);
 		return NULL;
@@ -106,7 +108,11 @@ static uint32_t codes__slot(const struct py_codes *c, uint64_t addr)
 static int codes__grow(struct py_codes *c)
 {
 	uint32_t cap = c->cap * 2;
-	struct py_code **old = c->slots, **slots = calloc(cap, sizeof(*slots));
+	struct py_code *
+		*old = c->slots,
+	       **slots = calloc(
+		       cap,
+		       sizeof(*slots)); // NOLINT(bugprone-sizeof-expression)
 	uint32_t oldcap = c->cap;
 
 	if (!slots)

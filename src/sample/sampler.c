@@ -167,7 +167,7 @@ int sampler__run(struct py_target *t, struct trie *trie,
 	int64_t end = o->duration_s > 0
 			      ? start + (int64_t)(o->duration_s * (double)NSEC)
 			      : INT64_MAX;
-	int64_t k = 0, now = start;
+	int64_t k = 0, now;
 
 	while (!*stop) {
 		int64_t due = start + k * interval;
