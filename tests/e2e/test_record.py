@@ -186,7 +186,7 @@ def check_options(tap, it, d):
         stacks, _ = common.read_folded(out) if r.returncode == 0 else ([],
                                                                        [])
         outs[bool(flag)] = {common.frame_loc(f)[0] for s, _ in stacks
-                            for f in s}
+                            for f in s} - {None}
     tap.ok("json/encoder.py" in outs[False] and
            any(p.endswith("/json/encoder.py") and p.startswith("/")
                for p in outs[True]),
