@@ -315,9 +315,10 @@ static int walker__relist(struct py_walker *w)
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
 				struct wthread **v = realloc(
-					list, cap * sizeof(*v)); // NOLINT(bugprone-sizeof-expression):
-								 // an array of
-								 // pointers
+					list,
+					cap * sizeof(*v)); // NOLINT(bugprone-sizeof-expression):
+							   // an array of
+							   // pointers
 				if (!v) {
 					err = -ENOMEM;
 					goto fail;
@@ -516,10 +517,14 @@ static const uint8_t *wthread__frame_bytes(const struct py_walker *w,
 /* ---- one thread ----------------------------------------------------- */
 
 /*
- * Whether the frame at addr in the newest chunk is the same in both
- * copies of the batch: code, caller and (but for the innermost frame,
- * which is running) position.  True when there is no second copy to
- * compare with (the chunk was re-read on its own this sample).
+ * Whether the frame at addr in the newest chunk held the same code and
+ * caller in both copies of the batch.  A frame below the innermost that
+ * changed means the stack returned past it and grew again while it was
+ * copied, so callers and callees may come from different moments.  The
+ * innermost frame and positions are not compared: they change with every
+ * call a busy leaf makes, and comparing them drops most samples of
+ * call-heavy code.  True when there is no second copy (the chunk was
+ * re-read on its own this sample).
  */
 static bool wthread__stable(const struct py_walker *w, const struct wthread *th,
 			    uint64_t addr, bool innermost)
@@ -527,17 +532,17 @@ static bool wthread__stable(const struct py_walker *w, const struct wthread *th,
 	const struct py_layout *l = w->l;
 	const struct chunk *c = &th->chunks[0];
 
-	if (th->recheck_addr != c->addr || th->recheck_err || !th->recheck_len)
+	if (innermost || th->recheck_addr != c->addr || th->recheck_err ||
+	    !th->recheck_len)
 		return true;
-	if (addr + l->fr_size > c->addr + th->recheck_len ||
-	    addr + l->fr_size > c->addr + c->size)
+	if (addr - c->addr > th->recheck_len - l->fr_size ||
+	    th->recheck_len < l->fr_size ||
+	    addr - c->addr > c->size - l->fr_size)
 		return true;
 	const uint8_t *a = c->buf + (addr - c->addr);
 	const uint8_t *b = th->recheck + (addr - c->addr);
-	if (py__u64(a, l->fr_code) != py__u64(b, l->fr_code) ||
-	    py__u64(a, l->fr_back) != py__u64(b, l->fr_back))
-		return false;
-	return innermost || py__u64(a, l->fr_pos) == py__u64(b, l->fr_pos);
+	return py__u64(a, l->fr_code) == py__u64(b, l->fr_code) &&
+	       py__u64(a, l->fr_back) == py__u64(b, l->fr_back);
 }
 
 static void wthread__walk(struct py_walker *w, struct wthread *th,
@@ -570,12 +575,10 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 	} else {
 		cur = py__u64(th->ts, l->ts_frame);
 	}
-	if (th->again_valid && (th->again_err || th->again != cur)) {
-		/* The thread changed frames while the batch was copied. */
-		w->stats.torn++;
-		out->err = -PS_ECORRUPT;
-		return;
-	}
+	/* th->again (the current-frame word read last) is not required to
+	 * equal cur: a busy leaf changes it with every call, and dropping
+	 * those samples would bias the profile against call-heavy code.
+	 * Frames below the innermost are checked by wthread__stable. */
 	if (!cur)
 		return;
 	if (l->flags & PY_L_CHUNKS) {
