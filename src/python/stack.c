@@ -6,10 +6,11 @@
  * the interpreter list heads, every known thread state, every known
  * data-stack chunk (3.11+ frames live in them, so one copy of a chunk is
  * a copy of many frames), the headers of the code objects the last sample
- * saw, and finally each thread's current-frame word once more.  Then the
+ * saw, and finally the newest chunk of each thread once more.  Then the
  * walker checks that the copy is self-consistent: the lists link up as
- * they did, each thread still points at the chunks that were read, its
- * current frame did not move while the batch was copied.  Frames are
+ * they did, each thread still points at the chunks that were read, and
+ * no frame below the innermost was replaced while the batch was copied
+ * (the two copies of the newest chunk agree on it).  Frames are
  * walked in the local copies, code headers not in the batch are read in
  * one more batch, and anything that does not check out is re-read the
  * slow way or counted as an error.
@@ -58,9 +59,6 @@ struct wthread {
 	uint64_t cframe; /* PY_L_CFRAME: where ts->cframe pointed */
 	uint8_t cf[16];
 	int cf_err;
-	uint64_t again; /* current-frame word, read last */
-	int again_err;
-	bool again_valid;
 	/* The newest chunk read a second time, late in the batch: a frame
 	 * that differs between the two copies was being changed. */
 	uint8_t *recheck;
@@ -351,9 +349,6 @@ static int walker__relist(struct py_walker *w)
 	w->threads = list;
 	w->nthreads = n;
 	w->cap_threads = cap;
-	if (n > 0 && w->sample.threads == NULL) {
-		/* sized below, on demand */
-	}
 	w->listed = true;
 	return 0;
 fail:
@@ -563,7 +558,6 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 			return;
 		if (cf != th->cframe || th->cf_err) {
 			th->cframe = cf;
-			th->again_valid = false;
 			th->cf_err =
 				mem__read(m, cf, th->cf, l->cf_current + 8);
 			if (th->cf_err) {
@@ -575,10 +569,6 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 	} else {
 		cur = py__u64(th->ts, l->ts_frame);
 	}
-	/* th->again (the current-frame word read last) is not required to
-	 * equal cur: a busy leaf changes it with every call, and dropping
-	 * those samples would bias the profile against call-heavy code.
-	 * Frames below the innermost are checked by wthread__stable. */
 	if (!cur)
 		return;
 	if (l->flags & PY_L_CHUNKS) {
@@ -723,21 +713,6 @@ static int walker__plan(struct py_walker *w)
 		th->recheck_addr = c->addr;
 		err |= walker__iov(w, c->addr, th->recheck, c->size);
 	}
-	/* Last: each thread's current-frame word again, to notice a stack
-	 * that moved while the rest was being copied. */
-	for (uint32_t i = 0; i < w->nthreads; i++) {
-		struct wthread *th = w->threads[i];
-		uint64_t a = 0;
-		if (l->flags & PY_L_CFRAME) {
-			if (th->cframe)
-				a = th->cframe + l->cf_current;
-		} else {
-			a = th->tstate + l->ts_frame;
-		}
-		th->again_valid = a != 0;
-		if (a)
-			err |= walker__iov(w, a, &th->again, 8);
-	}
 	return err ? -ENOMEM : 0;
 }
 
@@ -770,11 +745,6 @@ static void walker__collect(struct py_walker *w)
 		struct wthread *th = w->threads[i];
 		if (th->recheck_len)
 			th->recheck_err = w->iov[j++].err;
-	}
-	for (uint32_t i = 0; i < w->nthreads; i++) {
-		struct wthread *th = w->threads[i];
-		if (th->again_valid)
-			th->again_err = w->iov[j++].err;
 	}
 }
 

@@ -82,8 +82,7 @@ struct candidate {
  * Try one ELF: fill t from it if it defines _PyRuntime.  Returns 1 if it
  * does, 0 if not, negative on error.
  */
-static int target__try(struct py_target *t, const struct maps *maps,
-		       const struct candidate *c)
+static int target__try(struct py_target *t, const struct candidate *c)
 {
 	struct elf_file *ef;
 	uint64_t rt, rt_size, addr, size;
@@ -119,7 +118,6 @@ static int target__try(struct py_target *t, const struct maps *maps,
 	elf_file__free(ef);
 	if (!t->code_type)
 		return -PS_EBADLAYOUT;
-	(void)maps;
 	return 1;
 }
 
@@ -211,7 +209,7 @@ int py_target__open(pid_t pid, struct py_target **out)
 		else if (proc__root_path(pid, me->path, c.open_path,
 					 sizeof(c.open_path)))
 			continue;
-		int r = target__try(t, maps, &c);
+		int r = target__try(t, &c);
 		if (r == 1) {
 			err = 0;
 			break;
