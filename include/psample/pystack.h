@@ -53,6 +53,8 @@ struct py_walker_stats {
 	uint64_t stray_frames; /* frames outside any chunk, read on their own */
 	uint64_t code_reads; /* code headers not in the speculative batch */
 	uint64_t torn; /* a thread's stack changed while being read */
+	uint64_t returned; /* frames dropped: returned while being read */
+	uint64_t recopied; /* walked in the newest chunk's second copy */
 	uint64_t bad_frames; /* frames that did not validate */
 };
 

@@ -44,6 +44,7 @@ struct chunk {
 	uint32_t cap;
 	uint8_t *buf;
 	int err;
+	bool fresh; /* read on its own after the batch */
 };
 
 struct rawf {
@@ -65,6 +66,14 @@ struct wthread {
 	uint32_t recheck_cap, recheck_len;
 	uint64_t recheck_addr;
 	int recheck_err;
+	/* datastack_chunk and datastack_top once more, right after each
+	 * copy of the newest chunk: frames at or above that top had
+	 * returned by the end of the copy.  [0] follows the first copy,
+	 * [1] the second. */
+	struct {
+		uint64_t chunk, top;
+		int err;
+	} end[2];
 	uint32_t nchunks;
 	struct chunk chunks[MAX_CHUNKS]; /* newest first */
 	struct rawf *raw; /* PY_MAX_DEPTH */
@@ -410,6 +419,7 @@ static int chunk__load(struct py_walker *w, struct chunk *c, uint64_t addr)
 	int err;
 
 	w->stats.chunk_reloads++;
+	c->fresh = true;
 	c->addr = addr;
 	c->size = 0;
 	c->err = -EFAULT;
@@ -451,6 +461,7 @@ static int chunk__cover(struct py_walker *w, struct chunk *c, uint64_t top)
 		int err = mem__read(&w->t->mem, c->addr + c->size,
 				    c->buf + c->size, c->full - c->size);
 		w->stats.chunk_reloads++;
+		c->fresh = true;
 		if (err)
 			return err;
 		c->size = c->full;
@@ -492,7 +503,8 @@ static int wthread__chunks(struct py_walker *w, struct wthread *th,
 /* The frame's bytes if a chunk copy holds them; NULL otherwise. */
 static const uint8_t *wthread__frame_bytes(const struct py_walker *w,
 					   const struct wthread *th,
-					   uint64_t addr, uint32_t *chunk)
+					   uint64_t addr, uint32_t *chunk,
+					   bool second)
 {
 	const struct py_layout *l = w->l;
 
@@ -503,6 +515,10 @@ static const uint8_t *wthread__frame_bytes(const struct py_walker *w,
 		if (addr >= c->addr + l->ck_data && c->size >= l->fr_size &&
 		    addr - c->addr <= c->size - l->fr_size) {
 			*chunk = k;
+			if (second && k == 0 && th->recheck_addr == c->addr &&
+			    th->recheck_len >= l->fr_size &&
+			    addr - c->addr <= th->recheck_len - l->fr_size)
+				return th->recheck + (addr - c->addr);
 			return c->buf + (addr - c->addr);
 		}
 	}
@@ -513,21 +529,21 @@ static const uint8_t *wthread__frame_bytes(const struct py_walker *w,
 
 /*
  * Whether the frame at addr in the newest chunk held the same code and
- * caller in both copies of the batch.  A frame below the innermost that
- * changed means the stack returned past it and grew again while it was
- * copied, so callers and callees may come from different moments.  The
- * innermost frame and positions are not compared: they change with every
- * call a busy leaf makes, and comparing them drops most samples of
- * call-heavy code.  True when there is no second copy (the chunk was
- * re-read on its own this sample).
+ * caller in both copies of the batch.  A frame that changed means the
+ * stack returned past it and grew again while it was copied, so callers
+ * and callees may come from different moments (the caller already on the
+ * line of its next call, the slot still holding the callee that
+ * returned).  Positions are not compared: a running frame moves on.
+ * True when there is no second copy (the chunk was re-read on its own
+ * this sample).
  */
 static bool wthread__stable(const struct py_walker *w, const struct wthread *th,
-			    uint64_t addr, bool innermost)
+			    uint64_t addr)
 {
 	const struct py_layout *l = w->l;
 	const struct chunk *c = &th->chunks[0];
 
-	if (innermost || th->recheck_addr != c->addr || th->recheck_err ||
+	if (c->fresh || th->recheck_addr != c->addr || th->recheck_err ||
 	    !th->recheck_len)
 		return true;
 	if (addr - c->addr > th->recheck_len - l->fr_size ||
@@ -539,6 +555,29 @@ static bool wthread__stable(const struct py_walker *w, const struct wthread *th,
 	return py__u64(a, l->fr_code) == py__u64(b, l->fr_code) &&
 	       py__u64(a, l->fr_back) == py__u64(b, l->fr_back);
 }
+
+/*
+ * The chunk the stack ended in when the batch finished, as an index
+ * into th->chunks, or -1 when that cannot be told from this batch: a
+ * chunk pushed since, or one re-read on its own (its copy is newer than
+ * the end-of-batch top).
+ */
+static int wthread__end(const struct wthread *th, int copy)
+{
+	if (th->end[copy].err || !th->end[copy].chunk)
+		return -1;
+	for (uint32_t k = 0; k < th->nchunks; k++) {
+		if (th->chunks[k].fresh)
+			return -1;
+		if (th->chunks[k].addr == th->end[copy].chunk)
+			return (int)k;
+	}
+	return -1;
+}
+
+static int wthread__frames(struct py_walker *w, struct wthread *th,
+			   struct py_thread *out, uint64_t cur, uint64_t top,
+			   bool second);
 
 static void wthread__walk(struct py_walker *w, struct wthread *th,
 			  struct py_thread *out)
@@ -590,24 +629,53 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 			}
 		}
 	}
+	/* The first copy of the newest chunk, unless a frame in it was
+	 * replaced before the second copy: then the second, which is the
+	 * more recent and is followed at once by the end-of-batch top. */
+	if (wthread__frames(w, th, out, cur, top, false) == -EAGAIN) {
+		w->stats.recopied++;
+		wthread__frames(w, th, out, cur, top, true);
+	}
+}
 
+/*
+ * Walk the frames from cur down, in the copies.  With second, frames in
+ * the newest chunk come from its second copy and are not compared;
+ * otherwise -EAGAIN says that a frame changed between the two copies.
+ */
+static int wthread__frames(struct py_walker *w, struct wthread *th,
+			   struct py_thread *out, uint64_t cur, uint64_t top,
+			   bool second)
+{
+	const struct py_layout *l = w->l;
+	struct mem *m = &w->t->mem;
+	int err;
+
+	out->depth = 0;
+	out->truncated = false;
+	out->err = 0;
 	uint64_t f = cur;
 	uint32_t steps = 0, chunk = 0, prev_chunk = UINT32_MAX;
 	uint64_t prev_f = 0;
+	/* Until a frame that was live at the end of the batch is seen,
+	 * frames that had returned by then are dropped. */
+	int end = (l->flags & PY_L_CHUNKS) ? wthread__end(th, second) : -1;
+	uint64_t end_top = th->end[second].top;
+	bool live = end < 0;
 	while (f && steps < MAX_STEPS) {
 		const uint8_t *buf = NULL;
 		struct py_rawframe rf;
 
 		steps++;
 		if (l->flags & PY_L_CHUNKS)
-			buf = wthread__frame_bytes(w, th, f, &chunk);
+			buf = wthread__frame_bytes(w, th, f, &chunk, second);
 		if (!buf) {
 			/* A generator's frame, or a frame object's. */
 			w->stats.stray_frames++;
 			chunk = UINT32_MAX;
 			if ((err = mem__read(m, f, w->scratch, l->fr_size))) {
 				out->err = err;
-				return;
+				return 0;
 			}
 			buf = w->scratch;
 		} else if (chunk == 0 && f == cur && top &&
@@ -615,34 +683,45 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 			/* The innermost frame must lie below the stack top. */
 			w->stats.torn++;
 			out->err = -PS_ECORRUPT;
-			return;
+			return 0;
 		}
 		/* Within one chunk, callers sit below their callees: a walk
 		 * that goes up is a cycle or a torn copy. */
 		if (chunk != UINT32_MAX && chunk == prev_chunk && f >= prev_f) {
 			w->stats.bad_frames++;
 			out->err = -PS_ECORRUPT;
-			return;
+			return 0;
 		}
-		if (chunk == 0 && !wthread__stable(w, th, f, f == cur)) {
-			w->stats.torn++;
-			out->err = -PS_ECORRUPT;
-			return;
+		bool dead = false;
+		if (!live && chunk != UINT32_MAX) {
+			dead = (int)chunk < end ||
+			       ((int)chunk == end && f >= end_top);
+			live = !dead;
 		}
+		if (!second && !dead && chunk == 0 &&
+		    !wthread__stable(w, th, f))
+			return -EAGAIN;
 		pyframe__decode(l, buf, &rf);
 		if ((l->flags & PY_L_OWNER) && rf.owner > l->owner_max) {
 			w->stats.bad_frames++;
 			out->err = -PS_ECORRUPT;
-			return;
+			return 0;
 		}
 		prev_chunk = chunk;
 		prev_f = f;
 		f = rf.back;
+		if (dead) {
+			/* Returned while being copied: it and anything
+			 * collected above it are gone. */
+			w->stats.returned++;
+			out->depth = 0;
+			continue;
+		}
 		if (pyframe__is_shim(l, &rf) || !rf.code)
 			continue;
 		if (out->depth == PY_MAX_DEPTH) {
 			out->truncated = true;
-			return;
+			return 0;
 		}
 		th->raw[out->depth].code = rf.code;
 		th->raw[out->depth].pos = rf.pos;
@@ -650,9 +729,30 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 	}
 	if (f)
 		out->truncated = true;
+	return 0;
 }
 
 /* ---- the batch -------------------------------------------------------- */
+
+/*
+ * Where the thread's stack ends, read right after a copy of its newest
+ * chunk.  The current-frame word read before says which frame was
+ * innermost then; if that frame returned before its caller was copied,
+ * the copy holds the dead frame under a caller that has moved on.  The
+ * top read just after the copy tells which frames were still there, so
+ * those can be dropped instead of the sample.  Read next to the copy,
+ * not at the end of the batch: the window in which the caller can call
+ * again into the dead slot must stay short.
+ */
+static int walker__end(struct py_walker *w, struct wthread *th, int copy)
+{
+	const struct py_layout *l = w->l;
+
+	th->end[copy].chunk = 0;
+	return walker__iov(w, th->tstate + l->ts_chunk, &th->end[copy].chunk,
+			   8) |
+	       walker__iov(w, th->tstate + l->ts_top, &th->end[copy].top, 8);
+}
 
 static int walker__plan(struct py_walker *w)
 {
@@ -678,8 +778,11 @@ static int walker__plan(struct py_walker *w)
 		for (uint32_t k = 0; k < th->nchunks; k++) {
 			struct chunk *c = &th->chunks[k];
 			c->size = c->want;
+			c->fresh = false;
 			err |= walker__iov(w, c->addr, c->buf, c->size);
 		}
+		if (l->flags & PY_L_CHUNKS)
+			err |= walker__end(w, th, 0);
 	}
 	for (uint32_t i = 0; i < w->nhot; i++) {
 		int h = walker__hdr(w, w->hot[i]);
@@ -699,6 +802,7 @@ static int walker__plan(struct py_walker *w)
 		struct wthread *th = w->threads[i];
 		th->recheck_len = 0;
 		th->recheck_addr = 0;
+		th->end[1].err = -EAGAIN;
 		if (!th->nchunks)
 			continue;
 		struct chunk *c = &th->chunks[0];
@@ -712,8 +816,16 @@ static int walker__plan(struct py_walker *w)
 		th->recheck_len = c->size;
 		th->recheck_addr = c->addr;
 		err |= walker__iov(w, c->addr, th->recheck, c->size);
+		err |= walker__end(w, th, 1);
 	}
 	return err ? -ENOMEM : 0;
+}
+
+static uint32_t walker__end_err(struct py_walker *w, struct wthread *th,
+				int copy, uint32_t j)
+{
+	th->end[copy].err = w->iov[j].err ? w->iov[j].err : w->iov[j + 1].err;
+	return j + 2;
 }
 
 /* Copy each iovec's result back to where its owner looks for it. */
@@ -738,13 +850,17 @@ static void walker__collect(struct py_walker *w)
 			th->cf_err = w->iov[j++].err;
 		for (uint32_t k = 0; k < th->nchunks; k++)
 			th->chunks[k].err = w->iov[j++].err;
+		if (l->flags & PY_L_CHUNKS)
+			j = walker__end_err(w, th, 0, j);
 	}
 	for (uint32_t i = 0; i < w->nhot; i++)
 		w->hdr_err[i] = w->iov[j++].err;
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
-		if (th->recheck_len)
+		if (th->recheck_len) {
 			th->recheck_err = w->iov[j++].err;
+			j = walker__end_err(w, th, 1, j);
+		}
 	}
 }
 
@@ -785,6 +901,27 @@ static int walker__code_headers(struct py_walker *w, const struct py_sample *s)
 	for (uint32_t i = 0; i < w->niov; i++)
 		w->hdr_err[first + i] = w->iov[i].err;
 	return 0;
+}
+
+/*
+ * A frame that has not run its first instruction has made no call, so
+ * whatever sits above it is a callee of an earlier call that returned
+ * while the stack was copied (the slot reused by a call of the same
+ * function): drop those frames.
+ */
+static void wthread__unstarted(struct py_walker *w, struct py_thread *pt)
+{
+	uint32_t k = pt->depth;
+
+	while (k > 1 && pt->frames[k - 1].lasti >= 0)
+		k--;
+	if (k <= 1)
+		return;
+	k--; /* frames[k] is the deepest unstarted caller */
+	w->stats.returned += k;
+	memmove(pt->frames, pt->frames + k,
+		(pt->depth - k) * sizeof(pt->frames[0]));
+	pt->depth -= k;
 }
 
 /* Turn raw frames into code entries and lines; remember the hot set. */
@@ -832,6 +969,7 @@ static void walker__resolve(struct py_walker *w, struct py_sample *s)
 				w->hot[w->nhot++] = a;
 			}
 		}
+		wthread__unstarted(w, pt);
 	}
 }
 

@@ -680,6 +680,14 @@ static struct fpy_frame *thread__add(struct fpy_thread *th)
 	return &th->frames[th->depth++];
 }
 
+/* A frame that makes a call has started: CPython's caller is on its CALL
+ * by then, never before its first instruction. */
+static void thread__caller_started(struct fpy *p, struct fpy_thread *th)
+{
+	if (th->depth && th->frames[th->depth - 1].unit < 0)
+		fpy__set_unit(p, th, th->depth - 1, 0);
+}
+
 struct fpy_frame *fpy__push(struct fpy *p, struct fpy_thread *th,
 			    struct fpy_code *code, int32_t unit)
 {
@@ -688,6 +696,7 @@ struct fpy_frame *fpy__push(struct fpy *p, struct fpy_thread *th,
 	uint64_t newest = th->chunks[th->nchunks - 1];
 	uint64_t back = thread__current(th);
 
+	thread__caller_started(p, th);
 	if (th->top + stride > newest + th->chunk_size) {
 		if (th->nchunks == FPY_MAX_CHUNKS)
 			die("too many chunks", th->ts);
@@ -711,7 +720,10 @@ struct fpy_frame *fpy__push_stray(struct fpy *p, struct fpy_thread *th,
 				  struct fpy_code *code, int32_t unit)
 {
 	uint64_t back = thread__current(th);
-	uint64_t a = fakemem__alloc(p->fm, FPY_FRAME_STRIDE(p->l));
+	uint64_t a;
+
+	thread__caller_started(p, th);
+	a = fakemem__alloc(p->fm, FPY_FRAME_STRIDE(p->l));
 	struct fpy_frame *f = thread__add(th);
 
 	*f = (struct fpy_frame){

@@ -817,6 +817,9 @@ static void test_torn(void **state)
 			const struct py_thread *pt;
 
 			world__init(&x);
+			/* Started, so that a call from it changes nothing
+			 * but the stack (see thread__caller_started). */
+			fpy__set_unit(x.p, x.t2, x.t2->depth - 1, 2);
 			check_world(&x, sample_ok(x.w));
 			check_world(&x, sample_ok(x.w));
 			uint32_t before = x.t2->depth;
@@ -850,6 +853,106 @@ static void test_torn(void **state)
 	print_message("# torn: %u torn, %u new stack, %u old stack\n",
 		      outcome[0], outcome[1], outcome[2]);
 	assert_true(outcome[0] > 0);
+	assert_true(outcome[1] > 0);
+	assert_true(outcome[2] > 0);
+}
+
+/*
+ * Returns racing the batch, the way CPython makes them: the callee
+ * returns and its memory stays as it was, the caller moves to another
+ * line and may call again into the same slot.  The sample must be a
+ * stack the thread went through (the old or the new one, possibly
+ * without frames that returned), never the stale callee under the
+ * caller's new line.
+ */
+struct race {
+	struct world *x;
+	uint64_t call;
+	size_t iov;
+	int action;
+	bool done;
+};
+
+static void race_hook(void *arg, uint64_t call, size_t iov)
+{
+	struct race *r = arg;
+	struct fpy_thread *t2 = r->x->t2;
+
+	if (r->done || call != r->call || iov != r->iov)
+		return;
+	r->done = true;
+	fpy__pop(r->x->p, t2); /* leaf returns */
+	fpy__set_unit(r->x->p, t2, t2->depth - 1, 7);
+	if (r->action == 1) {
+		/* helper calls something else into the same slot */
+		fpy__push(r->x->p, t2, r->x->run, -1);
+	} else if (r->action == 2) {
+		/* helper returns too; run calls helper again: the same
+		 * code in the same slot, not started yet */
+		fpy__pop(r->x->p, t2);
+		fpy__set_unit(r->x->p, t2, t2->depth - 1, 5);
+		fpy__push(r->x->p, t2, r->x->helper, -1);
+	}
+}
+
+/* Whether pt, outermost first, is the first pt->depth frames of m. */
+static bool stack_prefix(const struct py_thread *pt, const struct fpy_frame *m,
+			 uint32_t depth)
+{
+	if (pt->depth == 0 || pt->depth > depth)
+		return false;
+	for (uint32_t i = 0; i < pt->depth; i++) {
+		const struct py_frame *fr = &pt->frames[pt->depth - 1 - i];
+		if (!fr->code || fr->code->addr != m[i].code->addr ||
+		    fr->lasti != m[i].unit)
+			return false;
+	}
+	return true;
+}
+
+static void test_return_race(void **state)
+{
+	unsigned outcome[3] = {0, 0, 0};
+
+	(void)state;
+	for (int action = 0; action < 3; action++) {
+		for (size_t iov = 0; iov < 40; iov++) {
+			struct world x;
+			struct race r = {.x = &x, .iov = iov, .action = action};
+			struct fpy_frame old[16];
+			const struct py_thread *pt;
+			uint32_t nold;
+
+			world__init(&x);
+			fpy__set_unit(x.p, x.t2, x.t2->depth - 1, 2);
+			check_world(&x, sample_ok(x.w));
+			check_world(&x, sample_ok(x.w));
+			nold = x.t2->depth;
+			memcpy(old, x.t2->frames, nold * sizeof(old[0]));
+			r.call = world__mem(&x)->calls + 1;
+			fakemem__hook(x.p->fm, race_hook, &r);
+			const struct py_sample *s = sample_ok(x.w);
+			fakemem__hook(x.p->fm, NULL, NULL);
+			check_thread(s, x.t1);
+			pt = thread_of(s, x.t2);
+			if (pt->err) {
+				outcome[0]++;
+			} else if (stack_prefix(pt, old, nold)) {
+				outcome[1]++;
+			} else {
+				if (!stack_prefix(pt, x.t2->frames,
+						  x.t2->depth))
+					fail_msg("action %d at iovec %zu: a "
+						 "stack the thread never had",
+						 action, iov);
+				outcome[2]++;
+			}
+			check_world(&x, sample_ok(x.w));
+			world__fini(&x);
+		}
+	}
+	print_message("# return race: %u torn, %u old stack, %u new stack\n",
+		      outcome[0], outcome[1], outcome[2]);
 	assert_true(outcome[1] > 0);
 	assert_true(outcome[2] > 0);
 }
@@ -1240,6 +1343,7 @@ int main(void)
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_process_gone),
 		cmocka_unit_test(test_torn),
+		cmocka_unit_test(test_return_race),
 		cmocka_unit_test(test_str_at_mapping_end),
 		cmocka_unit_test(test_lasti_truncated),
 		cmocka_unit_test(test_thread_list_cycle),
