@@ -29,15 +29,41 @@ struct profile_meta {
 
 struct output_opts {
 	bool full_paths; /* do not shorten file paths */
+	bool function; /* one frame per function, at its first line */
+	bool threads; /* a root per thread where the format has a choice */
+};
+
+enum {
+	/* The writer gets the thread roots whatever --threads says
+	 * (callgrind roots, speedscope profiles, pprof labels). */
+	OUT_THREADS = 1,
+	/* The writer gets the trie as sampled: no projection at all. */
+	OUT_RAW = 2,
 };
 
 struct output_format {
 	const char *name;
 	const char *ext; /* default extension, with the dot */
+	/* Default file name prefix instead of psample-: the name is then
+	 * prefix + pid ("callgrind.out." for KCacheGrind); also matched by
+	 * output__for_path. */
+	const char *prefix;
 	const char *help;
-	/* Write the whole profile to out.  Returns 0 or -errno. */
+	unsigned flags; /* OUT_* */
+	/*
+	 * Write the whole profile to out.  Returns 0 or -errno.  The trie
+	 * has already been projected per o (function granularity, thread
+	 * roots) unless the format says OUT_RAW.
+	 */
 	int (*write)(FILE *out, const struct trie *t,
 		     const struct profile_meta *m, const struct output_opts *o);
+	/*
+	 * Optional: a comparison of two profiles (psample diff).  Both
+	 * tries are projected alike.
+	 */
+	int (*write_diff)(FILE *out, const struct trie *base,
+			  const struct trie *new, const struct profile_meta *m,
+			  const struct output_opts *o);
 };
 
 /* The format called name, or NULL. */
@@ -59,6 +85,19 @@ int output__check(const char *path);
 int output__write(const struct output_format *fmt, const char *path,
 		  const struct trie *t, const struct profile_meta *m,
 		  const struct output_opts *o);
+
+/* The same for fmt->write_diff; -ENOTSUP if the format has none. */
+int output__write_diff(const struct output_format *fmt, const char *path,
+		       const struct trie *base, const struct trie *new,
+		       const struct profile_meta *m,
+		       const struct output_opts *o);
+
+/*
+ * The default file name for fmt: prefix + pid, or
+ * "psample-<pid>-<stamp>" + ext.  Writes at most n bytes to buf.
+ */
+const char *output__default_name(const struct output_format *fmt, pid_t pid,
+				 const char *stamp, char *buf, size_t n);
 
 /*
  * The path as users expect to read it: relative to the site-packages,

@@ -17,8 +17,6 @@
 struct sampler_opts {
 	double rate_hz; /* samples per second */
 	double duration_s; /* 0: until stopped or the target exits */
-	bool threads; /* a root frame per thread */
-	bool function; /* aggregate by function, not by line */
 	pid_t child; /* record: our child, reaped when it exits */
 };
 
@@ -50,10 +48,11 @@ int sampler__run(struct py_target *t, struct trie *trie,
 
 /*
  * Add one thread's stack (innermost first, as the walker gives it) to
- * the trie, with an optional thread root.  Shared by the sampler and
- * tests.
+ * the trie under its thread's root frame, at line granularity: writers
+ * drop the roots or the lines when asked (trie__project).  Shared by the
+ * sampler and tests.
  */
 int sampler__add_stack(struct trie *trie, const struct py_thread *th,
-		       bool threads, bool function, const char *thread_name);
+		       const char *thread_name);
 
 #endif

@@ -32,6 +32,7 @@ struct ps_frame {
 	const char *name; /* PYTHON: qualname; THREAD: thread name or NULL;
 			     PROCESS: command line; SPECIAL: label */
 	const char *file; /* PYTHON: co_filename as in the target; else NULL */
+	const char *func; /* PYTHON: co_name (pstats keys on it); else NULL */
 };
 
 struct trie_node {
@@ -69,5 +70,19 @@ const struct trie_node *trie__node(const struct trie *t, uint32_t id);
 
 /* Sum of all self counts. */
 uint64_t trie__total(const struct trie *t);
+
+/* Add every stack of src, with its count, to dst.  -ENOMEM. */
+int trie__merge(struct trie *dst, const struct trie *src);
+
+enum {
+	TRIE_FUNCTIONS = 1, /* Python frames at their first line */
+	TRIE_NO_THREADS = 2, /* drop thread and process roots */
+};
+
+/*
+ * A new trie with src's stacks seen through flags: stacks that become
+ * equal are merged.  -ENOMEM.
+ */
+int trie__project(const struct trie *src, unsigned flags, struct trie **out);
 
 #endif

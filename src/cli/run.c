@@ -68,8 +68,8 @@ static int run__output(const struct cli_opts *o, pid_t pid,
 		struct tm tm;
 		localtime_r(&t, &tm);
 		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-		snprintf(out->path, sizeof(out->path), "psample-%d-%s%s",
-			 (int)pid, stamp, out->fmt->ext);
+		output__default_name(out->fmt, pid, stamp, out->path,
+				     sizeof(out->path));
 	}
 	int err = output__check(out->path);
 	if (err) {
@@ -112,8 +112,6 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 	struct sampler_opts so = {
 		.rate_hz = o->rate_hz,
 		.duration_s = o->duration_s,
-		.threads = o->threads,
-		.function = o->function,
 		.child = child,
 	};
 	struct trie *trie = trie__new();
@@ -148,7 +146,9 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 			.mode = "wall",
 			.python = t->version_str,
 		};
-		struct output_opts oo = {.full_paths = o->full_paths};
+		struct output_opts oo = {.full_paths = o->full_paths,
+					 .function = o->function,
+					 .threads = o->threads};
 		err = output__write(ro->fmt, ro->path, trie, &meta, &oo);
 		if (err) {
 			fprintf(stderr, "psample: cannot write %s: %s\n",

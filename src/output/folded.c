@@ -262,3 +262,15 @@ int folded__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 	free(fw.stack);
 	return err;
 }
+
+int folded__write_diff(FILE *out, const struct trie *base,
+		       const struct trie *new, const struct profile_meta *m,
+		       const struct output_opts *o)
+{
+	(void)out;
+	(void)base;
+	(void)new;
+	(void)m;
+	(void)o;
+	return -ENOSYS;
+}

@@ -17,20 +17,91 @@
 
 #include "psample/output.h"
 
-int folded__write(FILE *out, const struct trie *t, const struct profile_meta *m,
-		  const struct output_opts *o);
+#define WRITER(x)                                                           \
+	int x##__write(FILE *out, const struct trie *t,                     \
+		       const struct profile_meta *m,                        \
+		       const struct output_opts *o)
+#define DIFF_WRITER(x)                                                      \
+	int x##__write_diff(FILE *out, const struct trie *base,             \
+			    const struct trie *new,                         \
+			    const struct profile_meta *m,                   \
+			    const struct output_opts *o)
+WRITER(folded);
+WRITER(svg);
+WRITER(pstats);
+WRITER(callgrind);
+WRITER(speedscope);
+WRITER(pprof);
+WRITER(raw);
+DIFF_WRITER(folded);
+DIFF_WRITER(svg);
 
-/* A new format is one entry here and one file in src/output/. */
+/*
+ * A new format is one entry here and one file in src/output/.  The
+ * first entry is the default of record and attach.
+ */
 static const struct output_format formats[] = {
+	{
+		.name = "svg",
+		.ext = ".svg",
+		.help = "interactive flame graph for a web browser",
+		.write = svg__write,
+		.write_diff = svg__write_diff,
+	},
 	{
 		.name = "folded",
 		.ext = ".folded",
 		.help = "folded stacks for flamegraph.pl, inferno, speedscope",
 		.write = folded__write,
+		.write_diff = folded__write_diff,
+	},
+	{
+		.name = "pstats",
+		.ext = ".pstats",
+		.help = "cProfile's format: pstats, SnakeViz, gprof2dot",
+		.write = pstats__write,
+	},
+	{
+		.name = "callgrind",
+		.ext = "",
+		.prefix = "callgrind.out.",
+		.help = "KCacheGrind, QCacheGrind, callgrind_annotate",
+		.flags = OUT_THREADS,
+		.write = callgrind__write,
+	},
+	{
+		.name = "speedscope",
+		.ext = ".speedscope.json",
+		.help = "speedscope's JSON, one profile per thread",
+		.flags = OUT_THREADS,
+		.write = speedscope__write,
+	},
+	{
+		.name = "pprof",
+		.ext = ".pb.gz",
+		.help = "gzipped profile.proto: go tool pprof, Pyroscope, Parca",
+		.flags = OUT_THREADS,
+		.write = pprof__write,
+	},
+	{
+		.name = "raw",
+		.ext = ".psample",
+		.help = "psample's lossless profile, for convert and diff",
+		.flags = OUT_RAW,
+		.write = raw__write,
 	},
 };
 
+/* Other extensions that name a format unambiguously. */
+static const struct {
+	const char *ext;
+	const char *format;
+} aliases[] = {
+	{".prof", "pstats"},
+};
+
 #define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+#define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
 
 const struct output_format *output__find(const char *name)
 {
@@ -57,19 +128,30 @@ const struct output_format *output__for_path(const char *path)
 	/*
 	 * The longest matching extension wins (".speedscope.json" over
 	 * ".json"); two formats claiming the same one is ambiguous.  The
-	 * name must have a stem: ".folded" alone is a hidden file.
+	 * name must have a stem: ".folded" alone is a hidden file.  A
+	 * prefix ("callgrind.out.") matches the start of the name instead.
 	 */
-	for (size_t i = 0; i < NFORMATS; i++) {
-		size_t elen = strlen(formats[i].ext);
+	for (size_t i = 0; i < NFORMATS + NALIASES; i++) {
+		const struct output_format *f =
+			i < NFORMATS ? &formats[i]
+				     : output__find(aliases[i - NFORMATS].format);
+		const char *ext =
+			i < NFORMATS ? f->ext : aliases[i - NFORMATS].ext;
+		size_t elen = strlen(ext);
+		bool hit = elen && elen < blen &&
+			   !strcasecmp(base + blen - elen, ext);
 
-		if (elen >= blen ||
-		    strcasecmp(base + blen - elen, formats[i].ext) != 0)
+		if (!hit && i < NFORMATS && f->prefix) {
+			elen = strlen(f->prefix);
+			hit = elen < blen && !strncmp(base, f->prefix, elen);
+		}
+		if (!hit)
 			continue;
 		if (elen > best_len) {
-			best = &formats[i];
+			best = f;
 			best_len = elen;
 			tie = false;
-		} else if (elen == best_len) {
+		} else if (elen == best_len && best != f) {
 			tie = true;
 		}
 	}
@@ -228,10 +310,22 @@ static int stdio__err(void)
 	return errno ? -errno : -EIO;
 }
 
-static int output__write_file(const struct output_format *fmt, int fd,
-			      const struct trie *t,
-			      const struct profile_meta *m,
-			      const struct output_opts *o)
+/* What one output__atomic call writes. */
+struct job {
+	const struct output_format *fmt;
+	const struct trie *t, *base;
+	const struct profile_meta *m;
+	const struct output_opts *o;
+};
+
+static int job__run(FILE *f, const struct job *j)
+{
+	if (j->base)
+		return j->fmt->write_diff(f, j->base, j->t, j->m, j->o);
+	return j->fmt->write(f, j->t, j->m, j->o);
+}
+
+static int output__write_file(const struct job *j, int fd)
 {
 	FILE *f;
 	int err;
@@ -248,7 +342,7 @@ static int output__write_file(const struct output_format *fmt, int fd,
 		return err;
 	}
 	errno = 0;
-	err = fmt->write(f, t, m, o);
+	err = job__run(f, j);
 	if (!err && ferror(f))
 		err = -EIO;
 	if (!err) {
@@ -265,15 +359,11 @@ static int output__write_file(const struct output_format *fmt, int fd,
 	return err;
 }
 
-int output__write(const struct output_format *fmt, const char *path,
-		  const struct trie *t, const struct profile_meta *m,
-		  const struct output_opts *o)
+static int output__atomic(const char *path, const struct job *j)
 {
 	char *tmp, *dir;
 	int fd, err;
 
-	if (!fmt || !path)
-		return -EINVAL;
 	err = output__check_target(path);
 	if (err)
 		return err;
@@ -286,7 +376,7 @@ int output__write(const struct output_format *fmt, const char *path,
 		free(tmp);
 		return err;
 	}
-	err = output__write_file(fmt, fd, t, m, o);
+	err = output__write_file(j, fd);
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (err) {
@@ -307,6 +397,79 @@ int output__write(const struct output_format *fmt, const char *path,
 		free(dir);
 	}
 	return 0;
+}
+
+/* The trie as fmt wants it under o; *owned is what to free after. */
+static int output__view(const struct output_format *fmt, const struct trie *t,
+			const struct output_opts *o, const struct trie **view,
+			struct trie **owned)
+{
+	unsigned flags = 0;
+
+	*view = t;
+	*owned = NULL;
+	if (fmt->flags & OUT_RAW)
+		return 0;
+	if (o && o->function)
+		flags |= TRIE_FUNCTIONS;
+	if (!(fmt->flags & OUT_THREADS) && !(o && o->threads))
+		flags |= TRIE_NO_THREADS;
+	if (!flags)
+		return 0;
+	int err = trie__project(t, flags, owned);
+	if (!err)
+		*view = *owned;
+	return err;
+}
+
+int output__write(const struct output_format *fmt, const char *path,
+		  const struct trie *t, const struct profile_meta *m,
+		  const struct output_opts *o)
+{
+	static const struct output_opts none;
+	struct job j = {.fmt = fmt, .m = m, .o = o ? o : &none};
+	struct trie *owned;
+	int err;
+
+	if (!fmt || !path || !t)
+		return -EINVAL;
+	if ((err = output__view(fmt, t, o, &j.t, &owned)))
+		return err;
+	err = output__atomic(path, &j);
+	trie__free(owned);
+	return err;
+}
+
+int output__write_diff(const struct output_format *fmt, const char *path,
+		       const struct trie *base, const struct trie *new,
+		       const struct profile_meta *m,
+		       const struct output_opts *o)
+{
+	static const struct output_opts none;
+	struct job j = {.fmt = fmt, .m = m, .o = o ? o : &none};
+	struct trie *owned_base = NULL, *owned_new = NULL;
+	int err;
+
+	if (!fmt || !path || !base || !new)
+		return -EINVAL;
+	if (!fmt->write_diff)
+		return -ENOTSUP;
+	if (!(err = output__view(fmt, base, o, &j.base, &owned_base)) &&
+	    !(err = output__view(fmt, new, o, &j.t, &owned_new)))
+		err = output__atomic(path, &j);
+	trie__free(owned_base);
+	trie__free(owned_new);
+	return err;
+}
+
+const char *output__default_name(const struct output_format *fmt, pid_t pid,
+				 const char *stamp, char *buf, size_t n)
+{
+	if (fmt->prefix)
+		snprintf(buf, n, "%s%d", fmt->prefix, (int)pid);
+	else
+		snprintf(buf, n, "psample-%d-%s%s", (int)pid, stamp, fmt->ext);
+	return buf;
 }
 
 /* Length of a "lib/pythonX.Y[abi]/" component starting at p, or 0. */

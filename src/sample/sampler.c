@@ -45,6 +45,7 @@ static int frame__id(struct trie *trie, struct py_code *c, int32_t line,
 		.line = line,
 		.name = c->qualname,
 		.file = c->filename,
+		.func = c->name,
 	};
 	int err = trie__intern(trie, &f, id);
 	if (err)
@@ -57,21 +58,19 @@ static int frame__id(struct trie *trie, struct py_code *c, int32_t line,
 }
 
 int sampler__add_stack(struct trie *trie, const struct py_thread *th,
-		       bool threads, bool function, const char *thread_name)
+		       const char *thread_name)
 {
 	uint32_t node = 0, id;
 	int err;
 
-	if (threads) {
-		struct ps_frame root = {
-			.kind = PS_FRAME_THREAD,
-			.num = (uint64_t)(th->tid ? th->tid : 0),
-			.name = thread_name,
-		};
-		if ((err = trie__intern(trie, &root, &id)) ||
-		    (err = trie__child(trie, node, id, &node)))
-			return err;
-	}
+	struct ps_frame root = {
+		.kind = PS_FRAME_THREAD,
+		.num = (uint64_t)(th->tid ? th->tid : 0),
+		.name = thread_name,
+	};
+	if ((err = trie__intern(trie, &root, &id)) ||
+	    (err = trie__child(trie, node, id, &node)))
+		return err;
 	if (th->truncated) {
 		struct ps_frame mark = {.kind = PS_FRAME_SPECIAL,
 					.name = "[truncated]"};
@@ -81,8 +80,7 @@ int sampler__add_stack(struct trie *trie, const struct py_thread *th,
 	}
 	for (uint32_t k = th->depth; k-- > 0;) {
 		const struct py_frame *f = &th->frames[k];
-		int32_t line = function ? f->code->firstlineno : f->line;
-		if ((err = frame__id(trie, f->code, line, &id)) ||
+		if ((err = frame__id(trie, f->code, f->line, &id)) ||
 		    (err = trie__child(trie, node, id, &node)))
 			return err;
 	}
@@ -210,11 +208,8 @@ int sampler__run(struct py_target *t, struct trie *trie,
 				}
 				if (!th->depth)
 					continue;
-				const char *name =
-					o->threads ? names__get(names, th->tid)
-						   : NULL;
-				err = sampler__add_stack(trie, th, o->threads,
-							 o->function, name);
+				const char *name = names__get(names, th->tid);
+				err = sampler__add_stack(trie, th, name);
 				if (err)
 					break;
 				st->stacks++;

@@ -213,6 +213,7 @@ static uint64_t frame__hash(const struct ps_frame *f)
 	h = mix64(h ^ f->num);
 	h = mix64(h ^ (uint64_t)(uintptr_t)f->name);
 	h = mix64(h ^ (uint64_t)(uintptr_t)f->file);
+	h = mix64(h ^ (uint64_t)(uintptr_t)f->func);
 	return h;
 }
 
@@ -220,7 +221,7 @@ static bool frame__equal(const struct ps_frame *a, const struct ps_frame *b)
 {
 	return a->kind == b->kind && a->firstlineno == b->firstlineno &&
 	       a->line == b->line && a->num == b->num && a->name == b->name &&
-	       a->file == b->file;
+	       a->file == b->file && a->func == b->func;
 }
 
 static inline size_t node__slot(uint32_t parent, uint32_t frame, size_t mask)
@@ -336,6 +337,8 @@ int trie__intern(struct trie *t, const struct ps_frame *f, uint32_t *id)
 	err = strtab__intern(&t->strs, f->name, &key.name);
 	if (!err)
 		err = strtab__intern(&t->strs, f->file, &key.file);
+	if (!err)
+		err = strtab__intern(&t->strs, f->func, &key.func);
 	if (err)
 		return err;
 
@@ -458,4 +461,71 @@ const struct trie_node *trie__node(const struct trie *t, uint32_t id)
 uint64_t trie__total(const struct trie *t)
 {
 	return t->total;
+}
+
+/*
+ * Copy src's frames and counts into dst, mapping each src node to the dst
+ * node of the same path.  Parents have smaller ids than their children,
+ * so one forward pass sees every parent mapped before its children.
+ */
+static int trie__copy_into(struct trie *dst, const struct trie *src,
+			   unsigned flags)
+{
+	uint32_t *fmap = NULL, *nmap = NULL;
+	int err = -ENOMEM;
+
+	fmap = malloc(((size_t)src->nframes + 1) * sizeof(*fmap));
+	nmap = malloc(((size_t)src->nnodes + 1) * sizeof(*nmap));
+	if (!fmap || !nmap)
+		goto out;
+	for (uint32_t i = 0; i < src->nframes; i++) {
+		struct ps_frame f = src->frames[i];
+
+		fmap[i] = UINT32_MAX; /* dropped: the node maps to its parent */
+		if ((flags & TRIE_NO_THREADS) && (f.kind == PS_FRAME_THREAD ||
+						  f.kind == PS_FRAME_PROCESS))
+			continue;
+		if ((flags & TRIE_FUNCTIONS) && f.kind == PS_FRAME_PYTHON)
+			f.line = f.firstlineno;
+		if ((err = trie__intern(dst, &f, &fmap[i])))
+			goto out;
+	}
+	nmap[0] = 0;
+	for (uint32_t i = 1; i < src->nnodes; i++) {
+		const struct trie_node *n = &src->nodes[i];
+		uint32_t parent = nmap[n->parent];
+
+		if (fmap[n->frame] == UINT32_MAX)
+			nmap[i] = parent;
+		else if ((err = trie__child(dst, parent, fmap[n->frame],
+					    &nmap[i])))
+			goto out;
+		trie__count(dst, nmap[i], n->self);
+	}
+	err = 0;
+out:
+	free(fmap);
+	free(nmap);
+	return err;
+}
+
+int trie__merge(struct trie *dst, const struct trie *src)
+{
+	return trie__copy_into(dst, src, 0);
+}
+
+int trie__project(const struct trie *src, unsigned flags, struct trie **out)
+{
+	struct trie *t = trie__new();
+	int err;
+
+	*out = NULL;
+	if (!t)
+		return -ENOMEM;
+	if ((err = trie__copy_into(t, src, flags))) {
+		trie__free(t);
+		return err;
+	}
+	*out = t;
+	return 0;
 }

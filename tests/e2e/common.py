@@ -195,3 +195,23 @@ def wait_exit(proc, timeout):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         return None
+
+
+def shapes_script(d):
+    """workloads/shapes.py copied into a directory whose name holds ';'
+    and a space (paths like that must survive every format)."""
+    import shutil
+    sub = os.path.join(d, "we;ird dir")
+    os.makedirs(sub, exist_ok=True)
+    dst = os.path.join(sub, "shapes.py")
+    shutil.copy(os.path.join(WORKLOADS, "shapes.py"), dst)
+    return dst
+
+
+def record_shapes(d, it, fmt, out, seconds=2, rate=500, extra=()):
+    """Record shapes.py under interpreter it into out with format(s) fmt.
+    Returns (CompletedProcess, script path)."""
+    script = shapes_script(d)
+    args = ["record", "-r", str(rate), "-f", fmt, "-o", out]
+    args += list(extra) + ["--", it.path, script, str(seconds)]
+    return run(args, timeout=120), script

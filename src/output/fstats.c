@@ -1,0 +1,246 @@
+/*
+ * fstats.c - per-function self and total counts, and caller->callee edges,
+ * from a trie.
+ *
+ * One depth-first pass keeps, for every function and every edge, how
+ * often it is on the current path; a node adds its subtree's samples to a
+ * function's (or edge's) total only where it is the outermost occurrence,
+ * which is what makes recursion count once per sample.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psample/fstats.h"
+
+struct fkey_slot {
+	uint32_t frame; /* representative frame + 1; 0 empty */
+	uint32_t fn;
+};
+
+struct ekey_slot {
+	uint64_t key; /* caller << 32 | callee, + 1; 0 empty */
+	uint32_t edge;
+};
+
+struct build {
+	const struct trie *t;
+	struct fstats *s;
+	struct fkey_slot *fslots;
+	size_t fcap;
+	struct ekey_slot *eslots;
+	size_t ecap;
+	uint32_t ecap_edges;
+};
+
+static uint64_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	return x;
+}
+
+/* Two frames are one function when all but the current line agree. */
+static bool fn__same(const struct ps_frame *a, const struct ps_frame *b)
+{
+	return a->kind == b->kind && a->firstlineno == b->firstlineno &&
+	       a->name == b->name && a->file == b->file && a->func == b->func;
+}
+
+static uint64_t fn__hash(const struct ps_frame *f)
+{
+	uint64_t h = hash64(f->kind + ((uint64_t)(uint32_t)f->firstlineno
+				       << 8));
+	h = hash64(h ^ (uint64_t)(uintptr_t)f->name);
+	h = hash64(h ^ (uint64_t)(uintptr_t)f->file);
+	return hash64(h ^ (uint64_t)(uintptr_t)f->func);
+}
+
+static size_t pow2_at_least(size_t n)
+{
+	size_t c = 16;
+
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+/* The function of a frame; FSTATS_NONE for roots. */
+static uint32_t build__fn(struct build *b, uint32_t frame)
+{
+	const struct ps_frame *f = trie__frame(b->t, frame);
+	size_t mask = b->fcap - 1;
+	size_t i;
+
+	if (f->kind == PS_FRAME_THREAD || f->kind == PS_FRAME_PROCESS)
+		return FSTATS_NONE;
+	for (i = fn__hash(f) & mask; b->fslots[i].frame;
+	     i = (i + 1) & mask) {
+		if (fn__same(trie__frame(b->t, b->fslots[i].frame - 1), f))
+			return b->fslots[i].fn;
+	}
+	/* fcap > 2 * nframes: never full */
+	b->fslots[i].frame = frame + 1;
+	b->fslots[i].fn = b->s->nfns;
+	b->s->fns[b->s->nfns] = (struct fstats_fn){.frame = frame};
+	return b->s->nfns++;
+}
+
+static int build__edge(struct build *b, uint32_t caller, uint32_t callee,
+		       uint32_t *out)
+{
+	uint64_t key = ((uint64_t)caller << 32 | callee) + 1;
+	size_t mask = b->ecap - 1;
+	size_t i;
+
+	for (i = hash64(key) & mask; b->eslots[i].key; i = (i + 1) & mask) {
+		if (b->eslots[i].key == key) {
+			*out = b->eslots[i].edge;
+			return 0;
+		}
+	}
+	struct fstats *s = b->s;
+	if (s->nedges == b->ecap_edges) {
+		uint32_t cap = b->ecap_edges ? b->ecap_edges * 2 : 64;
+		void *e = realloc(s->edges, cap * sizeof(*s->edges));
+		if (!e)
+			return -ENOMEM;
+		s->edges = e;
+		b->ecap_edges = cap;
+	}
+	b->eslots[i].key = key;
+	b->eslots[i].edge = s->nedges;
+	s->edges[s->nedges] =
+		(struct fstats_edge){.caller = caller, .callee = callee};
+	*out = s->nedges++;
+	return 0;
+}
+
+int fstats__new(const struct trie *t, struct fstats **out)
+{
+	uint32_t nn = trie__nnodes(t), nf = trie__nframes(t);
+	struct build b = {.t = t};
+	struct fstats *s = calloc(1, sizeof(*s));
+	uint32_t *first = NULL, *next = NULL, *node_edge = NULL;
+	uint32_t *fn_on = NULL, *edge_on = NULL, *stack = NULL;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	b.s = s;
+	b.fcap = pow2_at_least(2 * (size_t)nf + 2);
+	/* Edges are at most one per node. */
+	b.ecap = pow2_at_least(2 * (size_t)nn + 2);
+	b.fslots = calloc(b.fcap, sizeof(*b.fslots));
+	b.eslots = calloc(b.ecap, sizeof(*b.eslots));
+	s->fns = calloc((size_t)nf + 1, sizeof(*s->fns));
+	s->node_fn = calloc(nn, sizeof(*s->node_fn));
+	s->node_total = calloc(nn, sizeof(*s->node_total));
+	first = malloc(nn * sizeof(*first));
+	next = malloc(nn * sizeof(*next));
+	node_edge = malloc(nn * sizeof(*node_edge));
+	stack = malloc(nn * sizeof(*stack));
+	if (!b.fslots || !b.eslots || !s->fns || !s->node_fn ||
+	    !s->node_total || !first || !next || !node_edge || !stack)
+		goto out;
+
+	s->total = trie__total(t);
+	s->node_fn[0] = FSTATS_NONE;
+	for (uint32_t i = 0; i < nn; i++)
+		first[i] = next[i] = node_edge[i] = UINT32_MAX;
+	/* Functions, edges and child lists; parents come before children. */
+	for (uint32_t i = 1; i < nn; i++) {
+		const struct trie_node *n = trie__node(t, i);
+		uint32_t fn = build__fn(&b, n->frame);
+		uint32_t caller = s->node_fn[n->parent];
+
+		s->node_fn[i] = fn;
+		if (fn != FSTATS_NONE && caller != FSTATS_NONE &&
+		    (err = build__edge(&b, caller, fn, &node_edge[i])))
+			goto out;
+		next[i] = first[n->parent];
+		first[n->parent] = i;
+	}
+	/* Inclusive counts, children before parents. */
+	for (uint32_t i = nn; i-- > 1;) {
+		const struct trie_node *n = trie__node(t, i);
+
+		s->node_total[i] += n->self;
+		s->node_total[n->parent] += s->node_total[i];
+		if (s->node_fn[i] != FSTATS_NONE)
+			s->fns[s->node_fn[i]].self += n->self;
+		if (node_edge[i] != UINT32_MAX)
+			s->edges[node_edge[i]].self += n->self;
+	}
+	s->node_total[0] += trie__node(t, 0)->self;
+
+	/* Totals, once per sample: depth-first with on-path counts.  The
+	 * stack holds nodes being visited; a node is pushed on entry and
+	 * popped after its last child. */
+	fn_on = calloc((size_t)s->nfns + 1, sizeof(*fn_on));
+	edge_on = calloc((size_t)s->nedges + 1, sizeof(*edge_on));
+	if (!fn_on || !edge_on) {
+		err = -ENOMEM;
+		goto out;
+	}
+	uint32_t sp = 0;
+	uint32_t *it = malloc(nn * sizeof(*it));
+	if (!it) {
+		err = -ENOMEM;
+		goto out;
+	}
+	stack[sp++] = 0;
+	it[0] = first[0];
+	while (sp) {
+		uint32_t n = stack[sp - 1];
+		uint32_t c = it[n];
+
+		if (c == UINT32_MAX) {
+			sp--;
+			if (n && s->node_fn[n] != FSTATS_NONE)
+				fn_on[s->node_fn[n]]--;
+			if (n && node_edge[n] != UINT32_MAX)
+				edge_on[node_edge[n]]--;
+			continue;
+		}
+		it[n] = next[c];
+		if (s->node_fn[c] != FSTATS_NONE &&
+		    fn_on[s->node_fn[c]]++ == 0)
+			s->fns[s->node_fn[c]].total += s->node_total[c];
+		if (node_edge[c] != UINT32_MAX &&
+		    edge_on[node_edge[c]]++ == 0)
+			s->edges[node_edge[c]].total += s->node_total[c];
+		stack[sp++] = c;
+		it[c] = first[c];
+	}
+	free(it);
+	err = 0;
+out:
+	free(b.fslots);
+	free(b.eslots);
+	free(first);
+	free(next);
+	free(node_edge);
+	free(stack);
+	free(fn_on);
+	free(edge_on);
+	if (err)
+		fstats__free(s);
+	else
+		*out = s;
+	return err;
+}
+
+void fstats__free(struct fstats *s)
+{
+	if (!s)
+		return;
+	free(s->fns);
+	free(s->edges);
+	free(s->node_fn);
+	free(s->node_total);
+	free(s);
+}
