@@ -1,0 +1,2 @@
+"""End-to-end test of the svg output (being written)."""
+print("1..0 # SKIP not written yet")
