@@ -15,6 +15,7 @@ const char *ps_strerror(int err)
 	case PS_ECORRUPT: return "inconsistent data read from the target";
 	case PS_ETOODEEP: return "walk bound exceeded";
 	case PS_EBADFORMAT: return "unknown output format";
+	case PS_EBADPROFILE: return "not a valid psample profile";
 	default: return strerror(err);
 	}
 }

@@ -20,6 +20,7 @@ enum ps_error {
 	PS_ECORRUPT, /* data read from the target is inconsistent */
 	PS_ETOODEEP, /* a walk hit its bound */
 	PS_EBADFORMAT, /* unknown output format */
+	PS_EBADPROFILE, /* an input profile is truncated, corrupt or foreign */
 	PS_ELAST,
 };
 
@@ -40,6 +41,7 @@ enum ps_exit {
 	PS_EXIT_OUTPUT = 7, /* the output cannot be written (or disk full) */
 	PS_EXIT_EXEC = 8, /* record: the command could not be started */
 	PS_EXIT_INTERNAL = 9, /* anything else: a bug or resource failure */
+	PS_EXIT_BAD_INPUT = 10, /* convert/diff: an input cannot be read */
 };
 
 #endif
