@@ -81,7 +81,10 @@ const char *output__names(void);
  */
 int output__check(const char *path);
 
-/* Write the profile to path atomically.  Returns 0 or -errno (-ENOSPC). */
+/*
+ * Write the profile to path atomically ("-" is standard output).
+ * Returns 0 or -errno (-ENOSPC).
+ */
 int output__write(const struct output_format *fmt, const char *path,
 		  const struct trie *t, const struct profile_meta *m,
 		  const struct output_opts *o);
@@ -112,5 +115,13 @@ const char *output__short_path(const char *path, char *buf, size_t n);
  * becomes U+FFFD.  Returns the new length.
  */
 size_t output__label(char *buf, size_t len, size_t n, const char *s);
+
+/*
+ * The label the folded format gives f under o ("qualname (path:line)",
+ * "thread 42 (name)"), so other formats can name frames the same way.
+ * *label is malloc'd and the caller's to free.  Returns 0 or -ENOMEM.
+ */
+int folded__label(const struct ps_frame *f, const struct output_opts *o,
+		  char **label);
 
 #endif

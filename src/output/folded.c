@@ -263,14 +263,163 @@ int folded__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 	return err;
 }
 
+int folded__label(const struct ps_frame *f, const struct output_opts *o,
+		  char **label)
+{
+	static const struct output_opts defaults;
+	struct folded fw = {0};
+	int err = folded__frame_label(&fw, f, o ? o : &defaults);
+
+	if (!err)
+		err = buf__reserve(&fw.label, 1);
+	free(fw.path.p);
+	if (err) {
+		free(fw.label.p);
+		return err;
+	}
+	fw.label.p[fw.label.len] = '\0';
+	*label = fw.label.p;
+	return 0;
+}
+
+/*
+ * The differential form: "stack count_base count_new", one line per stack
+ * that has samples of its own in either profile.  The two tries have their
+ * own frame tables, so stacks are matched by their text; sorting the lines
+ * by it brings each stack's two halves together.
+ */
+struct diff_line {
+	char *stack; /* labels joined by ';', NUL-terminated */
+	uint64_t count[2]; /* base, new */
+};
+
+struct diff {
+	struct diff_line *v;
+	size_t n;
+	size_t cap;
+};
+
+/* fw->line = node id's stack, root first, NUL-terminated. */
+static int folded__stack(struct folded *fw, const struct trie *t, uint32_t id)
+{
+	size_t depth = 0;
+
+	for (uint32_t n = id; n; n = trie__node(t, n)->parent) {
+		if (depth == fw->stack_cap) {
+			size_t cap = fw->stack_cap ? fw->stack_cap * 2 : 64;
+			uint32_t *p = realloc(fw->stack, cap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			fw->stack = p;
+			fw->stack_cap = cap;
+		}
+		fw->stack[depth++] = n;
+	}
+	fw->line.len = 0;
+	while (depth--) {
+		uint32_t frame = trie__node(t, fw->stack[depth])->frame;
+		size_t len = fw->off[frame + 1] - fw->off[frame];
+		int err = buf__reserve(&fw->line, len + 1);
+
+		if (err)
+			return err;
+		memcpy(fw->line.p + fw->line.len, fw->text.p + fw->off[frame],
+		       len);
+		fw->line.len += len;
+		fw->line.p[fw->line.len++] = depth ? ';' : '\0';
+	}
+	return 0;
+}
+
+/* Append every stack of t with samples of its own as side which. */
+static int diff__collect(struct diff *d, const struct trie *t, int which,
+			 const struct output_opts *o)
+{
+	struct folded fw = {0};
+	uint32_t n = trie__nnodes(t);
+	int err = folded__labels(&fw, t, o);
+
+	for (uint32_t id = 1; !err && id < n; id++) {
+		const struct trie_node *node = trie__node(t, id);
+		struct diff_line *l;
+
+		if (!node->self)
+			continue;
+		err = folded__stack(&fw, t, id);
+		if (err)
+			break;
+		if (d->n == d->cap) {
+			size_t cap = d->cap ? d->cap * 2 : 256;
+			struct diff_line *p = realloc(d->v, cap * sizeof(*p));
+
+			if (!p) {
+				err = -ENOMEM;
+				break;
+			}
+			d->v = p;
+			d->cap = cap;
+		}
+		l = &d->v[d->n];
+		l->stack = strdup(fw.line.p);
+		if (!l->stack) {
+			err = -ENOMEM;
+			break;
+		}
+		l->count[which] = node->self;
+		l->count[!which] = 0;
+		d->n++;
+	}
+	free(fw.label.p);
+	free(fw.path.p);
+	free(fw.text.p);
+	free(fw.off);
+	free(fw.line.p);
+	free(fw.stack);
+	return err;
+}
+
+static int diff_line__cmp(const void *a, const void *b)
+{
+	const struct diff_line *x = a, *y = b;
+
+	return strcmp(x->stack, y->stack);
+}
+
 int folded__write_diff(FILE *out, const struct trie *base,
 		       const struct trie *new, const struct profile_meta *m,
 		       const struct output_opts *o)
 {
-	(void)out;
-	(void)base;
-	(void)new;
+	static const struct output_opts defaults;
+	struct diff d = {0};
+	int err;
+
 	(void)m;
-	(void)o;
-	return -ENOSYS;
+	if (!o)
+		o = &defaults;
+	err = diff__collect(&d, base, 0, o);
+	if (!err)
+		err = diff__collect(&d, new, 1, o);
+	if (!err && d.n)
+		qsort(d.v, d.n, sizeof(*d.v), diff_line__cmp);
+	for (size_t i = 0; !err && i < d.n;) {
+		uint64_t c[2] = {0, 0};
+		size_t j = i;
+
+		/* One stack can also appear twice in one trie: two frames
+		 * that differ only in what the label leaves out. */
+		for (; j < d.n && !strcmp(d.v[j].stack, d.v[i].stack); j++) {
+			c[0] += d.v[j].count[0];
+			c[1] += d.v[j].count[1];
+		}
+		errno = 0;
+		if (fprintf(out, "%s %" PRIu64 " %" PRIu64 "\n", d.v[i].stack,
+			    c[0], c[1]) < 0)
+			err = errno ? -errno : -EIO;
+		i = j;
+	}
+	for (size_t i = 0; i < d.n; i++)
+		free(d.v[i].stack);
+	free(d.v);
+	return err;
 }
