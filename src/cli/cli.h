@@ -34,7 +34,39 @@ int cli__fail(int err, pid_t pid, const char *what);
 /* Stop on SIGINT/SIGTERM (setting cli_stop) instead of dying. */
 void cli__catch_signals(void);
 
+#define CLI_MAX_OUTPUTS 8
+
+struct cli_output {
+	const struct output_format *fmt;
+	char path[4096];
+};
+
+struct cli_outputs {
+	size_t n;
+	struct cli_output v[CLI_MAX_OUTPUTS];
+};
+
+/*
+ * Decide the formats and paths from -f and -o (stem_hint: the stem to
+ * use when there is no -o, or NULL for the default names), and check
+ * each path can be written.  Returns 0 or an exit code (message given).
+ */
+int cli__outputs(const struct cli_opts *o, pid_t pid, const char *stem_hint,
+		 struct cli_outputs *out);
+
+/* Write t to every output; the paths written go to written[].  Returns 0
+ * or PS_EXIT_OUTPUT (each failure reported). */
+int cli__write_outputs(const struct cli_opts *o, const struct cli_outputs *out,
+		       const struct trie *t, const struct profile_meta *m,
+		       const char **written, size_t *nwritten);
+
+/* The end-of-run table of top functions, on stderr. */
+void cli__report(const struct trie *t, const struct profile_meta *m,
+		 const struct cli_opts *o);
+
 int cli__record(struct cli_opts *o);
+int cli__convert(struct cli_opts *o);
+int cli__diff(struct cli_opts *o);
 int cli__attach(struct cli_opts *o);
 int cli__dump(struct cli_opts *o);
 

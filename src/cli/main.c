@@ -90,17 +90,23 @@ static void usage(FILE *f)
 		"usage: psample record [options] -- COMMAND [ARG...]\n"
 		"       psample attach --pid PID [options]\n"
 		"       psample dump --pid PID [--json]\n"
+		"       psample convert IN.psample... -f FORMAT[,FORMAT] "
+		"[-o OUT] [options]\n"
+		"       psample diff BASE.psample NEW.psample [-o diff.svg] "
+		"[-f svg|folded]\n"
 		"\n"
 		"record/attach options:\n"
 		"  -r, --rate HZ        samples per second (default 100)\n"
 		"  -d, --duration SECS  stop after this long (default: until "
 		"Ctrl-C or exit)\n"
-		"  -o, --output PATH    where to write the profile\n"
-		"  -f, --format NAME    output format: %s\n"
+		"  -o, --output PATH    the profile's file (with several "
+		"formats: their common stem)\n"
+		"  -f, --format LIST    output formats, comma-separated "
+		"(default svg): %s\n"
 		"      --threads        a root frame per thread\n"
 		"      --function       aggregate by function, not by line\n"
 		"      --full-paths     do not shorten file paths\n"
-		"  -q, --quiet          no summary on stderr\n"
+		"  -q, --quiet          no summary or table on stderr\n"
 		"dump options:\n"
 		"  -p, --pid PID        the process\n"
 		"      --json           JSON instead of text\n"
@@ -142,10 +148,14 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 {
 	int c;
 
-	/* '+': stop at the first non-option, so record's command keeps
-	 * its own options. */
-	while ((c = getopt_long(argc, argv, "+p:r:d:o:f:qh", long_opts,
-				NULL)) != -1) {
+	/* record: '+' stops at the first non-option, so the command keeps
+	 * its own options.  convert and diff take options anywhere. */
+	const char *optstring = strcmp(argv[0], "convert") &&
+					strcmp(argv[0], "diff")
+				? "+p:r:d:o:f:qh"
+				: "p:r:d:o:f:qh";
+	while ((c = getopt_long(argc, argv, optstring, long_opts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'p': {
 			char *end;
@@ -210,6 +220,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return PS_EXIT_USAGE;
 	}
+	if (!strcmp(cmd, "convert"))
+		return cli__convert(&o);
+	if (!strcmp(cmd, "diff"))
+		return cli__diff(&o);
 	if (!strcmp(cmd, "record")) {
 		if (!o.argv[0]) {
 			fprintf(stderr, "psample: record needs a command: "

@@ -27,11 +27,6 @@
 /* How long `record` waits for its command to become a Python process. */
 #define RECORD_WAIT_NS (5LL * 1000000000LL)
 
-struct run_output {
-	const struct output_format *fmt;
-	char path[4096];
-};
-
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -39,49 +34,8 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/*
- * Pick the format and path, and check the path can be written before any
- * sampling: -f wins, else -o's extension, else folded.
- */
-static int run__output(const struct cli_opts *o, pid_t pid,
-		       struct run_output *out)
-{
-	out->fmt = NULL;
-	if (o->format) {
-		out->fmt = output__find(o->format);
-		if (!out->fmt) {
-			fprintf(stderr,
-				"psample: unknown format '%s' (valid: %s)\n",
-				o->format, output__names());
-			return PS_EXIT_USAGE;
-		}
-	} else if (o->output) {
-		out->fmt = output__for_path(o->output);
-	}
-	if (!out->fmt)
-		out->fmt = output__find("folded");
-	if (o->output) {
-		snprintf(out->path, sizeof(out->path), "%s", o->output);
-	} else {
-		char stamp[32];
-		time_t t = time(NULL);
-		struct tm tm;
-		localtime_r(&t, &tm);
-		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-		output__default_name(out->fmt, pid, stamp, out->path,
-				     sizeof(out->path));
-	}
-	int err = output__check(out->path);
-	if (err) {
-		fprintf(stderr, "psample: cannot write %s: %s\n", out->path,
-			ps_strerror(err));
-		return PS_EXIT_OUTPUT;
-	}
-	return 0;
-}
-
 static void run__summary(const struct sampler_stats *st, double rate,
-			 const char *path)
+			 const char **written, size_t nwritten)
 {
 	double secs = (double)st->elapsed_ns / 1e9;
 	uint64_t tried = st->samples + st->errors;
@@ -91,7 +45,7 @@ static void run__summary(const struct sampler_stats *st, double rate,
 	fprintf(stderr,
 		"psample: %llu samples in %.2f s (%.1f Hz achieved, %.0f Hz "
 		"asked), %llu errors (%.2f%%), %llu late (%.2f%%), %.1f us "
-		"CPU/sample%s%s\n",
+		"CPU/sample%s",
 		(unsigned long long)st->samples, secs,
 		secs > 0 ? (double)st->ticks / secs : 0.0, rate,
 		(unsigned long long)st->errors + st->thread_errors,
@@ -101,12 +55,15 @@ static void run__summary(const struct sampler_stats *st, double rate,
 		(unsigned long long)late,
 		due ? 100.0 * (double)late / (double)due : 0.0,
 		st->ticks ? (double)st->cpu_ns / 1e3 / (double)st->ticks : 0.0,
-		path ? "; wrote " : "", path ? path : "");
+		nwritten ? "; wrote " : "");
+	for (size_t i = 0; i < nwritten; i++)
+		fprintf(stderr, "%s%s", i ? ", " : "", written[i]);
+	fputc('\n', stderr);
 }
 
 /* Sample, write, summarise.  Returns an exit code. */
 static int run__profile(struct cli_opts *o, struct py_target *t,
-			const struct run_output *ro, pid_t child,
+			const struct cli_outputs *ro, pid_t child,
 			struct sampler_stats *st)
 {
 	struct sampler_opts so = {
@@ -132,34 +89,28 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 			ps_strerror(err));
 	}
 	int rc = 0;
-	const char *written = NULL;
+	const char *written[CLI_MAX_OUTPUTS];
+	size_t nwritten = 0;
+	struct profile_meta meta = {
+		.pid = t->pid,
+		.interval_s = 1.0 / o->rate_hz,
+		.start_unix_ns = start_wall,
+		.duration_ns = st->elapsed_ns,
+		.cmdline = cmdline,
+		.mode = "wall",
+		.python = t->version_str,
+	};
 	if (trie__total(trie) == 0) {
 		fprintf(stderr, "psample: no Python stacks were sampled; "
 				"no profile written\n");
 	} else {
-		struct profile_meta meta = {
-			.pid = t->pid,
-			.interval_s = 1.0 / o->rate_hz,
-			.start_unix_ns = start_wall,
-			.duration_ns = st->elapsed_ns,
-			.cmdline = cmdline,
-			.mode = "wall",
-			.python = t->version_str,
-		};
-		struct output_opts oo = {.full_paths = o->full_paths,
-					 .function = o->function,
-					 .threads = o->threads};
-		err = output__write(ro->fmt, ro->path, trie, &meta, &oo);
-		if (err) {
-			fprintf(stderr, "psample: cannot write %s: %s\n",
-				ro->path, ps_strerror(err));
-			rc = PS_EXIT_OUTPUT;
-		} else {
-			written = ro->path;
-		}
+		rc = cli__write_outputs(o, ro, trie, &meta, written, &nwritten);
 	}
-	if (!o->quiet)
-		run__summary(st, o->rate_hz, written);
+	if (!o->quiet) {
+		if (trie__total(trie))
+			cli__report(trie, &meta, o);
+		run__summary(st, o->rate_hz, written, nwritten);
+	}
 	trie__free(trie);
 	return rc;
 }
@@ -194,7 +145,7 @@ static int run__open(pid_t pid, pid_t child, int64_t wait_ns,
 int cli__attach(struct cli_opts *o)
 {
 	struct py_target *t;
-	struct run_output ro;
+	struct cli_outputs ro;
 	struct sampler_stats st;
 	int rc;
 
@@ -203,7 +154,7 @@ int cli__attach(struct cli_opts *o)
 	int err = run__open(o->pid, 0, 1000000000LL, &t, NULL);
 	if (err)
 		return cli__fail(err, o->pid, "attach");
-	if ((rc = run__output(o, o->pid, &ro))) {
+	if ((rc = cli__outputs(o, o->pid, NULL, &ro))) {
 		py_target__free(t);
 		return rc;
 	}
@@ -237,13 +188,13 @@ static int run__reap(pid_t child)
 
 int cli__record(struct cli_opts *o)
 {
-	struct run_output ro;
+	struct cli_outputs ro;
 	struct sampler_stats st = {0};
 	int pfd[2], rc;
 
 	/* Check the output path before starting anything; the default
 	 * name needs the child's pid, so check its directory then. */
-	if ((rc = run__output(o, getpid(), &ro)))
+	if ((rc = cli__outputs(o, getpid(), NULL, &ro)))
 		return rc;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return cli__fail(-errno, 0, "pipe");
@@ -274,7 +225,7 @@ int cli__record(struct cli_opts *o)
 	cli__catch_signals();
 	if (!o->output) {
 		/* Now the default name can carry the child's pid. */
-		if ((rc = run__output(o, child, &ro))) {
+		if ((rc = cli__outputs(o, child, NULL, &ro))) {
 			kill(child, SIGTERM);
 			run__reap(child);
 			return rc;

@@ -271,6 +271,21 @@ static void test_for_path(void **state)
 	assert_null(output__for_path("dir.folded/out"));
 	assert_null(output__for_path(""));
 	assert_null(output__for_path(NULL));
+
+	/* Every format's extension, the aliases and callgrind's prefix. */
+	assert_ptr_equal(output__for_path("a.svg"), output__find("svg"));
+	assert_ptr_equal(output__for_path("a.pstats"), output__find("pstats"));
+	assert_ptr_equal(output__for_path("d/a.prof"), output__find("pstats"));
+	assert_ptr_equal(output__for_path("a.speedscope.json"),
+			 output__find("speedscope"));
+	assert_ptr_equal(output__for_path("a.pb.gz"), output__find("pprof"));
+	assert_ptr_equal(output__for_path("a.psample"), output__find("raw"));
+	assert_ptr_equal(output__for_path("/tmp/callgrind.out.1234"),
+			 output__find("callgrind"));
+	assert_null(output__for_path("callgrind.out."));
+	assert_null(output__for_path("a.json"));
+	assert_null(output__for_path("a.gz"));
+	assert_null(output__for_path("xcallgrind.out.1"));
 }
 
 /* ---- short_path ---- */
@@ -677,7 +692,9 @@ static void test_write_atomic(void **state)
 
 	/* A failing writer leaves the old file and no temporary. */
 	atomic_fail = -ENOSPC;
-	assert_int_equal(output__write(&fake_format, target, NULL, NULL, NULL),
+	struct trie *empty = trie__new();
+	assert_non_null(empty);
+	assert_int_equal(output__write(&fake_format, target, empty, NULL, NULL),
 			 -ENOSPC);
 	assert_int_equal(atomic_calls, 1);
 	text = read_path(target);
@@ -688,8 +705,9 @@ static void test_write_atomic(void **state)
 	/* A good write replaces it, with the umask's permissions. */
 	old_mask = umask(027);
 	atomic_fail = 0;
-	assert_int_equal(output__write(&fake_format, target, NULL, NULL, NULL),
+	assert_int_equal(output__write(&fake_format, target, empty, NULL, NULL),
 			 0);
+	trie__free(empty);
 	umask(old_mask);
 	assert_int_equal(atomic_calls, 2);
 	text = read_path(target);
@@ -711,11 +729,13 @@ static void test_write_folded_file(void **state)
 	char *expect, *got;
 
 	(void)state;
+	/* With --threads the file is what the writer makes of the trie. */
+	static const struct output_opts threads = {.threads = true};
 	expect = folded_text(t, NULL);
 	(void)snprintf(target, sizeof(target), "%s/p.folded", dir);
-	assert_int_equal(
-		output__write(output__for_path(target), target, t, NULL, NULL),
-		0);
+	assert_int_equal(output__write(output__for_path(target), target, t,
+				       NULL, &threads),
+			 0);
 	got = read_path(target);
 	assert_string_equal(got, expect);
 	free(got);
@@ -726,7 +746,7 @@ static void test_write_folded_file(void **state)
 	assert_int_equal(chdir(dir), 0);
 	assert_int_equal(output__check("rel.folded"), 0);
 	assert_int_equal(output__write(output__find("folded"), "rel.folded", t,
-				       NULL, NULL),
+				       NULL, &threads),
 			 0);
 	assert_int_equal(chdir(cwd), 0);
 	(void)snprintf(target, sizeof(target), "%s/rel.folded", dir);

@@ -1,0 +1,161 @@
+/*
+ * convert.c - `psample convert` and `psample diff`: formats written from
+ * saved raw profiles instead of a live process.
+ *
+ * convert merges its inputs (the merged profile is what sampling all of
+ * them at once would have given: stacks and counts add up), then writes
+ * any format.  diff writes a comparison of two profiles.  An input that
+ * cannot be read stops the command with one line naming the file and
+ * what is wrong with it (exit 10); nothing is written then.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psample/error.h"
+#include "psample/profile.h"
+#include "cli.h"
+
+static int convert__read(const char *path, struct profile **p)
+{
+	char why[256] = "";
+	int err = profile__read(path, p, why, sizeof(why));
+
+	if (!err)
+		return 0;
+	if (err == -PS_EBADPROFILE && why[0])
+		fprintf(stderr, "psample: cannot read %s: %s\n", path, why);
+	else
+		fprintf(stderr, "psample: cannot read %s: %s\n", path,
+			ps_strerror(err));
+	return err == -ENOMEM ? PS_EXIT_INTERNAL : PS_EXIT_BAD_INPUT;
+}
+
+/* The stem of an input's name, for outputs named after it. */
+static void convert__stem(const char *in, char *stem, size_t n)
+{
+	const char *base = strrchr(in, '/');
+	const char *dot;
+
+	base = base ? base + 1 : in;
+	snprintf(stem, n, "%s", base);
+	dot = strrchr(stem, '.');
+	if (dot && dot != stem)
+		stem[dot - stem] = '\0';
+}
+
+int cli__convert(struct cli_opts *o)
+{
+	struct profile *all = NULL, *p = NULL;
+	struct cli_outputs outs;
+	char stem[1024];
+	int rc;
+
+	if (!o->argv[0]) {
+		fprintf(stderr, "psample: convert needs input profiles: "
+				"psample convert IN.psample... -f FORMAT "
+				"-o OUT\n");
+		return PS_EXIT_USAGE;
+	}
+	convert__stem(o->argv[0], stem, sizeof(stem));
+	if ((rc = cli__outputs(o, 0, stem, &outs)))
+		return rc;
+	for (char **in = o->argv; *in; in++) {
+		if ((rc = convert__read(*in, &p)))
+			goto out;
+		if (!all) {
+			all = p;
+			p = NULL;
+			continue;
+		}
+		if (p->meta.interval_s != all->meta.interval_s && !o->quiet)
+			fprintf(stderr,
+				"psample: warning: %s was sampled every %g s, "
+				"%s every %g s; times use %g s\n",
+				*in, p->meta.interval_s, o->argv[0],
+				all->meta.interval_s, all->meta.interval_s);
+		if (trie__merge(all->trie, p->trie)) {
+			rc = cli__fail(-ENOMEM, 0, "convert");
+			goto out;
+		}
+		all->meta.duration_ns += p->meta.duration_ns;
+		profile__free(p);
+		p = NULL;
+	}
+	if (trie__total(all->trie) == 0) {
+		fprintf(stderr, "psample: the input holds no samples; nothing "
+				"written\n");
+		rc = PS_EXIT_BAD_INPUT;
+		goto out;
+	}
+	const char *written[CLI_MAX_OUTPUTS];
+	size_t nwritten;
+	rc = cli__write_outputs(o, &outs, all->trie, &all->meta, written,
+				&nwritten);
+	if (!o->quiet) {
+		cli__report(all->trie, &all->meta, o);
+		for (size_t i = 0; i < nwritten; i++)
+			if (strcmp(written[i], "-"))
+				fprintf(stderr, "psample: wrote %s\n",
+					written[i]);
+	}
+out:
+	profile__free(p);
+	profile__free(all);
+	return rc;
+}
+
+int cli__diff(struct cli_opts *o)
+{
+	struct profile *base = NULL, *new = NULL;
+	const struct output_format *fmt;
+	const char *path = o->output ? o->output : "-";
+	int rc;
+
+	if (!o->argv[0] || !o->argv[1] || o->argv[2]) {
+		fprintf(stderr, "psample: diff needs two profiles: psample "
+				"diff BASE.psample NEW.psample -o diff.svg\n");
+		return PS_EXIT_USAGE;
+	}
+	if (o->format)
+		fmt = output__find(o->format);
+	else if (o->output && output__for_path(o->output))
+		fmt = output__for_path(o->output);
+	else
+		fmt = output__find(o->output ? "svg" : "folded");
+	if (!fmt || !fmt->write_diff) {
+		fprintf(stderr,
+			"psample: diff writes svg or folded, not '%s'\n",
+			o->format ? o->format : o->output);
+		return PS_EXIT_USAGE;
+	}
+	if (strcmp(path, "-")) {
+		int err = output__check(path);
+		if (err) {
+			fprintf(stderr, "psample: cannot write %s: %s\n", path,
+				ps_strerror(err));
+			return PS_EXIT_OUTPUT;
+		}
+	}
+	if ((rc = convert__read(o->argv[0], &base)) ||
+	    (rc = convert__read(o->argv[1], &new)))
+		goto out;
+	struct output_opts oo = {.full_paths = o->full_paths,
+				 .function = o->function,
+				 .threads = o->threads};
+	int err = output__write_diff(fmt, path, base->trie, new->trie,
+				     &new->meta, &oo);
+	if (err) {
+		fprintf(stderr, "psample: cannot write %s: %s\n",
+			strcmp(path, "-") ? path : "standard output",
+			ps_strerror(err));
+		rc = PS_EXIT_OUTPUT;
+	} else if (!o->quiet && strcmp(path, "-")) {
+		fprintf(stderr, "psample: wrote %s\n", path);
+	}
+out:
+	profile__free(base);
+	profile__free(new);
+	return rc;
+}
