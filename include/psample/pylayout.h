@@ -71,7 +71,7 @@ struct py_layout {
 	/* data-stack chunk */
 	uint32_t ck_prev;
 	uint32_t ck_size;
-	uint32_t ck_top;           /* words used; saved when a newer is pushed */
+	uint32_t ck_top; /* words used; saved when a newer is pushed */
 	uint32_t ck_data;
 
 	/* frame (PyFrameObject or _PyInterpreterFrame) */
@@ -95,6 +95,13 @@ struct py_layout {
 	uint32_t co_qualname; /* PY_L_QUALNAME */
 	uint32_t co_linetable; /* co_lnotab or co_linetable */
 	uint32_t co_code; /* PY_L_INSTR_PTR: co_code_adaptive */
+	/* The size of the code's frames on the data stack, in words: the
+	 * co_framesize field, or (0 there) nlocalsplus + stacksize +
+	 * fr_specials.  0 everywhere: unknown. */
+	uint32_t co_framesize;
+	uint32_t co_nlocalsplus;
+	uint32_t co_stacksize;
+	uint32_t fr_specials;
 
 	/* compact str and bytes */
 	uint32_t str_length;
@@ -209,5 +216,24 @@ static inline uint64_t pycode__ident(const struct py_layout *l,
 /* The layout for a PY_VERSION_HEX, or NULL if the version is unknown. */
 const struct py_layout *py_layout__find(uint32_t version);
 #endif
+
+/*
+ * Bytes a frame of this code takes on the data stack (a callee in the same
+ * chunk starts exactly there), or 0 if the layout cannot tell.
+ */
+static inline uint64_t pycode__framesize(const struct py_layout *l,
+					 const uint8_t *hdr)
+{
+	int64_t words;
+
+	if (l->co_framesize)
+		words = py__i32(hdr, l->co_framesize);
+	else if (l->co_nlocalsplus && l->co_stacksize)
+		words = (int64_t)py__i32(hdr, l->co_nlocalsplus) +
+			py__i32(hdr, l->co_stacksize) + l->fr_specials;
+	else
+		return 0;
+	return words > 0 && words < (1 << 24) ? (uint64_t)words * 8 : 0;
+}
 
 #endif

@@ -54,6 +54,12 @@ const struct py_layout py_layout_311 = {
 	.co_qualname = 128,
 	.co_linetable = 136,
 	.co_code = 184,
+	/* No co_framesize before 3.12: _PyFrame_NumSlotsForCodeObject is
+	 * nlocalsplus + stacksize + FRAME_SPECIALS_SIZE, which is
+	 * (sizeof(_PyInterpreterFrame) - 1) / 8 = (80 - 1) / 8 = 9 words. */
+	.co_nlocalsplus = 76,
+	.co_stacksize = 68,
+	.fr_specials = 9,
 
 	.str_length = 16,
 	.str_state = 32,

@@ -50,6 +50,9 @@ struct chunk {
 struct rawf {
 	uint64_t code;
 	uint64_t pos;
+	uint64_t addr;
+	uint32_t chunk; /* UINT32_MAX: not in a chunk */
+	bool after_skip; /* a frame not kept lies between it and its callee */
 };
 
 struct wthread {
@@ -659,6 +662,7 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 	uint64_t prev_f = 0;
 	/* Until a frame that was live at the end of the batch is seen,
 	 * frames that had returned by then are dropped. */
+	bool skipped = false;
 	int end = (l->flags & PY_L_CHUNKS) ? wthread__end(th, second) : -1;
 	uint64_t end_top = th->end[second].top;
 	bool live = end < 0;
@@ -715,16 +719,23 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 			 * collected above it are gone. */
 			w->stats.returned++;
 			out->depth = 0;
+			skipped = false;
 			continue;
 		}
-		if (pyframe__is_shim(l, &rf) || !rf.code)
+		if (pyframe__is_shim(l, &rf) || !rf.code) {
+			skipped = true;
 			continue;
+		}
 		if (out->depth == PY_MAX_DEPTH) {
 			out->truncated = true;
 			return 0;
 		}
-		th->raw[out->depth].code = rf.code;
-		th->raw[out->depth].pos = rf.pos;
+		th->raw[out->depth] = (struct rawf){.code = rf.code,
+						    .pos = rf.pos,
+						    .addr = prev_f,
+						    .chunk = chunk,
+						    .after_skip = skipped};
+		skipped = false;
 		out->depth++;
 	}
 	if (f)
@@ -909,15 +920,35 @@ static int walker__code_headers(struct py_walker *w, const struct py_sample *s)
  * while the stack was copied (the slot reused by a call of the same
  * function): drop those frames.
  */
-static void wthread__unstarted(struct py_walker *w, struct py_thread *pt)
+static void wthread__unstarted(struct py_walker *w, struct wthread *th,
+			       struct py_thread *pt)
 {
 	uint32_t k = pt->depth;
 
 	while (k > 1 && pt->frames[k - 1].lasti >= 0)
 		k--;
-	if (k <= 1)
+	k = k > 1 ? k - 1 : 0; /* frames[k]: the deepest unstarted caller */
+	/*
+	 * A callee is pushed where its caller's frame ends.  One that sits
+	 * elsewhere in the caller's chunk is left over from an earlier call
+	 * whose slot the caller has since reused for a frame of another
+	 * size: it and everything above it are stale.
+	 */
+	for (uint32_t i = pt->depth - 1; i > k && i >= 1; i--) {
+		const struct rawf *caller = &th->raw[i],
+				  *callee = &th->raw[i - 1];
+		uint64_t size = pt->frames[i].code->framesize;
+
+		if (caller->after_skip || callee->chunk == UINT32_MAX ||
+		    callee->chunk != caller->chunk || !size)
+			continue;
+		if (callee->addr != caller->addr + size) {
+			k = i;
+			break;
+		}
+	}
+	if (k == 0)
 		return;
-	k--; /* frames[k] is the deepest unstarted caller */
 	w->stats.returned += k;
 	memmove(pt->frames, pt->frames + k,
 		(pt->depth - k) * sizeof(pt->frames[0]));
@@ -969,7 +1000,8 @@ static void walker__resolve(struct py_walker *w, struct py_sample *s)
 				w->hot[w->nhot++] = a;
 			}
 		}
-		wthread__unstarted(w, pt);
+		if (pt->depth)
+			wthread__unstarted(w, th, pt);
 	}
 }
 

@@ -514,6 +514,11 @@ static void code__write_names(struct fpy *p, struct fpy_code *c)
 	fakemem__w64(p->fm, c->addr + l->co_name, c->name_obj);
 	fakemem__w64(p->fm, c->addr + l->co_qualname, c->qualname_obj);
 	fakemem__w64(p->fm, c->addr + l->co_linetable, c->linetable_obj);
+	/* Every fake frame takes FPY_FRAME_STRIDE bytes, as CPython's take
+	 * nlocalsplus + stacksize + the specials: say so in the code. */
+	uint32_t words = FPY_FRAME_STRIDE(l) / 8 - l->fr_specials;
+	fakemem__w32(p->fm, c->addr + l->co_nlocalsplus, words / 2);
+	fakemem__w32(p->fm, c->addr + l->co_stacksize, words - words / 2);
 }
 
 struct fpy_code *fpy__code(struct fpy *p, const char *filename,
