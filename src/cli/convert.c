@@ -96,7 +96,7 @@ int cli__convert(struct cli_opts *o)
 	if (!o->quiet) {
 		cli__report(all->trie, &all->meta, o);
 		for (size_t i = 0; i < nwritten; i++)
-			if (strcmp(written[i], "-"))
+			if (strcmp(written[i], "-") != 0)
 				fprintf(stderr, "psample: wrote %s\n",
 					written[i]);
 	}
@@ -130,7 +130,7 @@ int cli__diff(struct cli_opts *o)
 			o->format ? o->format : o->output);
 		return PS_EXIT_USAGE;
 	}
-	if (strcmp(path, "-")) {
+	if (strcmp(path, "-") != 0) {
 		int err = output__check(path);
 		if (err) {
 			fprintf(stderr, "psample: cannot write %s: %s\n", path,
@@ -148,10 +148,10 @@ int cli__diff(struct cli_opts *o)
 				     &new->meta, &oo);
 	if (err) {
 		fprintf(stderr, "psample: cannot write %s: %s\n",
-			strcmp(path, "-") ? path : "standard output",
+			strcmp(path, "-") != 0 ? path : "standard output",
 			ps_strerror(err));
 		rc = PS_EXIT_OUTPUT;
-	} else if (!o->quiet && strcmp(path, "-")) {
+	} else if (!o->quiet && strcmp(path, "-") != 0) {
 		fprintf(stderr, "psample: wrote %s\n", path);
 	}
 out:

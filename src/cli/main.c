@@ -150,10 +150,10 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 
 	/* record: '+' stops at the first non-option, so the command keeps
 	 * its own options.  convert and diff take options anywhere. */
-	const char *optstring = strcmp(argv[0], "convert") &&
-					strcmp(argv[0], "diff")
-				? "+p:r:d:o:f:qh"
-				: "p:r:d:o:f:qh";
+	const char *optstring =
+		strcmp(argv[0], "convert") != 0 && strcmp(argv[0], "diff") != 0
+			? "+p:r:d:o:f:qh"
+			: "p:r:d:o:f:qh";
 	while ((c = getopt_long(argc, argv, optstring, long_opts, NULL)) !=
 	       -1) {
 		switch (c) {

@@ -17,7 +17,8 @@ static int outputs__add(struct cli_outputs *out, const char *name, size_t len)
 	char buf[64];
 
 	if (len == 0 || len >= sizeof(buf)) {
-		fprintf(stderr, "psample: empty or overlong format name in -f\n");
+		fprintf(stderr,
+			"psample: empty or overlong format name in -f\n");
 		return PS_EXIT_USAGE;
 	}
 	memcpy(buf, name, len);
@@ -108,8 +109,8 @@ int cli__outputs(const struct cli_opts *o, pid_t pid, const char *stem_hint,
 			len = snprintf(co->path, sizeof(co->path), "%.*s%s%s",
 				       dlen, stem, f->prefix, stem + dlen);
 		} else {
-			len = snprintf(co->path, sizeof(co->path), "%s%s",
-				       stem, f->ext);
+			len = snprintf(co->path, sizeof(co->path), "%s%s", stem,
+				       f->ext);
 		}
 		if (len < 0 || (size_t)len >= sizeof(co->path)) {
 			fprintf(stderr, "psample: output path too long\n");
@@ -140,8 +141,8 @@ int cli__write_outputs(const struct cli_opts *o, const struct cli_outputs *out,
 
 	*nwritten = 0;
 	for (size_t i = 0; i < out->n; i++) {
-		int err = output__write(out->v[i].fmt, out->v[i].path, t, m,
-					&oo);
+		int err =
+			output__write(out->v[i].fmt, out->v[i].path, t, m, &oo);
 		if (err) {
 			fprintf(stderr, "psample: cannot write %s: %s\n",
 				out->v[i].path, ps_strerror(err));

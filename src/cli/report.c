@@ -35,14 +35,13 @@ static void report__name(const struct ps_frame *f, const struct cli_opts *o,
 
 	if (f->kind != PS_FRAME_PYTHON || !f->file)
 		return;
-	const char *file = o->full_paths ? f->file
-					 : output__short_path(f->file, path,
-							      sizeof(path));
+	const char *file =
+		o->full_paths ? f->file
+			      : output__short_path(f->file, path, sizeof(path));
 	len = output__label(buf, len, n, " (");
 	len = output__label(buf, len, n, file);
 	if (len + 16 < n)
-		len += (size_t)snprintf(buf + len, n - len, ":%d)",
-					f->firstlineno);
+		snprintf(buf + len, n - len, ":%d)", f->firstlineno);
 }
 
 void cli__report(const struct trie *t, const struct profile_meta *m,
@@ -74,12 +73,11 @@ void cli__report(const struct trie *t, const struct profile_meta *m,
 		const struct fstats_fn *fn = &s->fns[order[i]];
 		char name[1200];
 
-		report__name(trie__frame(ft, fn->frame), o, name,
-			     sizeof(name));
+		report__name(trie__frame(ft, fn->frame), o, name, sizeof(name));
 		fprintf(stderr, " %6.1f  %6.1f  %8.3f  %8.3f  %s\n",
 			100.0 * (double)fn->self / tot,
-			100.0 * (double)fn->total / tot,
-			(double)fn->self * dt, (double)fn->total * dt, name);
+			100.0 * (double)fn->total / tot, (double)fn->self * dt,
+			(double)fn->total * dt, name);
 	}
 out:
 	free(order);

@@ -51,8 +51,8 @@ static bool fn__same(const struct ps_frame *a, const struct ps_frame *b)
 
 static uint64_t fn__hash(const struct ps_frame *f)
 {
-	uint64_t h = hash64(f->kind + ((uint64_t)(uint32_t)f->firstlineno
-				       << 8));
+	uint64_t h =
+		hash64(f->kind + ((uint64_t)(uint32_t)f->firstlineno << 8));
 	h = hash64(h ^ (uint64_t)(uintptr_t)f->name);
 	h = hash64(h ^ (uint64_t)(uintptr_t)f->file);
 	return hash64(h ^ (uint64_t)(uintptr_t)f->func);
@@ -76,8 +76,7 @@ static uint32_t build__fn(struct build *b, uint32_t frame)
 
 	if (f->kind == PS_FRAME_THREAD || f->kind == PS_FRAME_PROCESS)
 		return FSTATS_NONE;
-	for (i = fn__hash(f) & mask; b->fslots[i].frame;
-	     i = (i + 1) & mask) {
+	for (i = fn__hash(f) & mask; b->fslots[i].frame; i = (i + 1) & mask) {
 		if (fn__same(trie__frame(b->t, b->fslots[i].frame - 1), f))
 			return b->fslots[i].fn;
 	}
@@ -207,11 +206,9 @@ int fstats__new(const struct trie *t, struct fstats **out)
 			continue;
 		}
 		it[n] = next[c];
-		if (s->node_fn[c] != FSTATS_NONE &&
-		    fn_on[s->node_fn[c]]++ == 0)
+		if (s->node_fn[c] != FSTATS_NONE && fn_on[s->node_fn[c]]++ == 0)
 			s->fns[s->node_fn[c]].total += s->node_total[c];
-		if (node_edge[c] != UINT32_MAX &&
-		    edge_on[node_edge[c]]++ == 0)
+		if (node_edge[c] != UINT32_MAX && edge_on[node_edge[c]]++ == 0)
 			s->edges[node_edge[c]].total += s->node_total[c];
 		stack[sp++] = c;
 		it[c] = first[c];

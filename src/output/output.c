@@ -364,6 +364,14 @@ static int output__atomic(const char *path, const struct job *j)
 	char *tmp, *dir;
 	int fd, err;
 
+	if (!strcmp(path, "-")) {
+		/* Standard output: nothing to make atomic. */
+		errno = 0;
+		err = job__run(stdout, j);
+		if (!err && (fflush(stdout) || ferror(stdout)))
+			err = stdio__err();
+		return err;
+	}
 	err = output__check_target(path);
 	if (err)
 		return err;

@@ -297,7 +297,9 @@ struct trie *trie__new(void)
 	if (!t)
 		return NULL;
 	t->frames_cap = INITIAL_SLOTS / 2;
-	t->frames = malloc(t->frames_cap * sizeof(*t->frames));
+	/* calloc: the analyzer cannot see that probing only reaches
+	 * interned frames. */
+	t->frames = calloc(t->frames_cap, sizeof(*t->frames));
 	t->frame_slots_cap = INITIAL_SLOTS;
 	t->frame_slots = calloc(t->frame_slots_cap, sizeof(*t->frame_slots));
 	t->nodes_cap = INITIAL_SLOTS / 2;
@@ -482,8 +484,8 @@ static int trie__copy_into(struct trie *dst, const struct trie *src,
 		struct ps_frame f = src->frames[i];
 
 		fmap[i] = UINT32_MAX; /* dropped: the node maps to its parent */
-		if ((flags & TRIE_NO_THREADS) && (f.kind == PS_FRAME_THREAD ||
-						  f.kind == PS_FRAME_PROCESS))
+		if ((flags & TRIE_NO_THREADS) &&
+		    (f.kind == PS_FRAME_THREAD || f.kind == PS_FRAME_PROCESS))
 			continue;
 		if ((flags & TRIE_FUNCTIONS) && f.kind == PS_FRAME_PYTHON)
 			f.line = f.firstlineno;
