@@ -110,6 +110,24 @@ const char *output__default_name(const struct output_format *fmt, pid_t pid,
 const char *output__short_path(const char *path, char *buf, size_t n);
 
 /*
+ * Length of the valid UTF-8 sequence at s (NUL-terminated: a cut sequence
+ * ends at the NUL), or 0 if it is not valid.  Overlong forms and code
+ * points above U+10FFFF are never valid; lone surrogates are only with
+ * surrogates set (what marshal's surrogatepass accepts).
+ */
+size_t output__utf8_len(const unsigned char *s, bool surrogates);
+
+/* A growable byte buffer for the writers that build text piecewise. */
+struct outbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+/* Make room for extra more bytes after len.  -ENOMEM. */
+int outbuf__reserve(struct outbuf *b, size_t extra);
+
+/*
  * Append s to buf (capacity n, NUL-terminated) as a label that is safe in
  * line-oriented formats: ';' becomes ':', CR/LF become ' ', invalid UTF-8
  * becomes U+FFFD.  Returns the new length.

@@ -43,81 +43,21 @@ int callgrind__write(FILE *out, const struct trie *t,
  * 2047 bytes of a file to recognise it. */
 #define CMD_MAX 1024
 
-/* A growable byte buffer for one name at a time. */
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static int buf__reserve(struct buf *b, size_t extra)
-{
-	size_t cap = b->cap ? b->cap : 256;
-	char *p;
-
-	if (extra > SIZE_MAX / 4 - b->len)
-		return -ENOMEM;
-	while (cap < b->len + extra)
-		cap *= 2;
-	if (cap == b->cap)
-		return 0;
-	p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (no surrogates), or 0. */
-static size_t callgrind__utf8_len(const unsigned char *s)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (c == 0xed)
-			hi = 0x9f; /* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < need; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need;
-}
-
 /*
  * Append at most max bytes of s as one line's worth of UTF-8: invalid
  * bytes become U+FFFD, CR and LF a space.  ';' and spaces stay - they mean
  * nothing here, and a path must stay exact for the source to be found.
  */
-static int callgrind__text(struct buf *b, const char *s, size_t max)
+static int callgrind__text(struct outbuf *b, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t start = b->len;
-	int err = buf__reserve(b, 3 * strlen(s) + 1);
+	int err = outbuf__reserve(b, 3 * strlen(s) + 1);
 
 	if (err)
 		return err;
 	while (*p) {
-		size_t k = callgrind__utf8_len(p);
+		size_t k = output__utf8_len(p, false);
 		const char *add = (const char *)p;
 		size_t n = k;
 
@@ -140,13 +80,13 @@ static int callgrind__text(struct buf *b, const char *s, size_t max)
 
 /* Append numbers and short literals (64 bytes at most). */
 __attribute__((format(printf, 2, 3))) static int
-buf__printf(struct buf *b, const char *fmt, ...)
+buf__printf(struct outbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int r, err;
 
 	va_start(ap, fmt);
-	err = buf__reserve(b, 64);
+	err = outbuf__reserve(b, 64);
 	r = err ? 0 : vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
 	if (err)
@@ -193,7 +133,7 @@ struct callgrind {
 	struct cg_site *sites;
 	uint32_t nsites;
 	uint32_t *node_site; /* trie node -> its call site, or NONE */
-	struct buf name;
+	struct outbuf name;
 };
 
 __attribute__((format(printf, 2, 3))) static void
@@ -497,7 +437,7 @@ static int callgrind__selfs(struct callgrind *cg, uint64_t *total)
 static int callgrind__fn_name(struct callgrind *cg, uint32_t fn)
 {
 	const struct ps_frame *f = callgrind__frame(cg, fn);
-	struct buf *b = &cg->name;
+	struct outbuf *b = &cg->name;
 	int err;
 
 	b->len = 0;

@@ -19,37 +19,11 @@
 int folded__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 		  const struct output_opts *o);
 
-/* A growable byte buffer, reused for every label and line. */
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static int buf__reserve(struct buf *b, size_t extra)
-{
-	size_t cap = b->cap ? b->cap : 256;
-	char *p;
-
-	if (extra > SIZE_MAX / 4 - b->len)
-		return -ENOMEM;
-	while (cap < b->len + extra)
-		cap *= 2;
-	if (cap == b->cap)
-		return 0;
-	p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
 /* Append s sanitised; invalid bytes can grow 1 -> 3 (U+FFFD). */
-static int buf__label(struct buf *b, const char *s)
+static int buf__label(struct outbuf *b, const char *s)
 {
 	size_t need = 3 * strlen(s) + 1;
-	int err = buf__reserve(b, need);
+	int err = outbuf__reserve(b, need);
 
 	if (err)
 		return err;
@@ -57,9 +31,9 @@ static int buf__label(struct buf *b, const char *s)
 	return 0;
 }
 
-static int buf__printf_u64(struct buf *b, const char *fmt, uint64_t v)
+static int buf__printf_u64(struct outbuf *b, const char *fmt, uint64_t v)
 {
-	int err = buf__reserve(b, 32);
+	int err = outbuf__reserve(b, 32);
 	int r;
 
 	if (err)
@@ -95,11 +69,11 @@ static void label__defuse_number(char *s, size_t len)
 }
 
 struct folded {
-	struct buf label; /* one frame's label */
-	struct buf path; /* shortened file path */
-	struct buf text; /* every frame's label, back to back */
+	struct outbuf label; /* one frame's label */
+	struct outbuf path; /* shortened file path */
+	struct outbuf text; /* every frame's label, back to back */
 	size_t *off; /* frame id -> label offset in text (nframes + 1) */
-	struct buf line;
+	struct outbuf line;
 	uint32_t *stack; /* node ids, leaf first */
 	size_t stack_cap;
 };
@@ -113,7 +87,7 @@ static int folded__python_label(struct folded *fw, const struct ps_frame *f,
 	if (!o->full_paths && f->file && *f->file) {
 		size_t n = strlen(f->file) + 1;
 
-		err = buf__reserve(&fw->path, n);
+		err = outbuf__reserve(&fw->path, n);
 		if (err)
 			return err;
 		file = output__short_path(f->file, fw->path.p, n);
@@ -182,13 +156,13 @@ static int folded__labels(struct folded *fw, const struct trie *t,
 
 	fw->off = malloc(((size_t)n + 1) * sizeof(*fw->off));
 	/* Allocate text even for no frames: lines memcpy from it. */
-	if (!fw->off || buf__reserve(&fw->text, 1))
+	if (!fw->off || outbuf__reserve(&fw->text, 1))
 		return -ENOMEM;
 	for (uint32_t id = 0; id < n; id++) {
 		int err = folded__frame_label(fw, trie__frame(t, id), o);
 
 		if (!err)
-			err = buf__reserve(&fw->text, fw->label.len);
+			err = outbuf__reserve(&fw->text, fw->label.len);
 		if (err)
 			return err;
 		fw->off[id] = fw->text.len;
@@ -224,7 +198,7 @@ static int folded__line(struct folded *fw, const struct trie *t, uint32_t id,
 		uint32_t frame = trie__node(t, fw->stack[depth])->frame;
 		size_t len = fw->off[frame + 1] - fw->off[frame];
 
-		err = buf__reserve(&fw->line, len + 1);
+		err = outbuf__reserve(&fw->line, len + 1);
 		if (err)
 			return err;
 		memcpy(fw->line.p + fw->line.len, fw->text.p + fw->off[frame],
@@ -271,7 +245,7 @@ int folded__label(const struct ps_frame *f, const struct output_opts *o,
 	int err = folded__frame_label(&fw, f, o ? o : &defaults);
 
 	if (!err)
-		err = buf__reserve(&fw.label, 1);
+		err = outbuf__reserve(&fw.label, 1);
 	free(fw.path.p);
 	if (err) {
 		free(fw.label.p);
@@ -320,7 +294,7 @@ static int folded__stack(struct folded *fw, const struct trie *t, uint32_t id)
 	while (depth--) {
 		uint32_t frame = trie__node(t, fw->stack[depth])->frame;
 		size_t len = fw->off[frame + 1] - fw->off[frame];
-		int err = buf__reserve(&fw->line, len + 1);
+		int err = outbuf__reserve(&fw->line, len + 1);
 
 		if (err)
 			return err;

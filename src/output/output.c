@@ -17,15 +17,14 @@
 
 #include "psample/output.h"
 
-#define WRITER(x)                                                           \
-	int x##__write(FILE *out, const struct trie *t,                     \
-		       const struct profile_meta *m,                        \
+#define WRITER(x)                                       \
+	int x##__write(FILE *out, const struct trie *t, \
+		       const struct profile_meta *m,    \
 		       const struct output_opts *o)
 #define DIFF_WRITER(x)                                                      \
-	int x##__write_diff(FILE *out, const struct trie *base,             \
-			    const struct trie *new,                         \
-			    const struct profile_meta *m,                   \
-			    const struct output_opts *o)
+	int x##__write_diff(                                                \
+		FILE *out, const struct trie *base, const struct trie *new, \
+		const struct profile_meta *m, const struct output_opts *o)
 WRITER(folded);
 WRITER(svg);
 WRITER(pstats);
@@ -79,7 +78,8 @@ static const struct output_format formats[] = {
 	{
 		.name = "pprof",
 		.ext = ".pb.gz",
-		.help = "gzipped profile.proto: go tool pprof, Pyroscope, Parca",
+		.help = "gzipped profile.proto: go tool pprof, Pyroscope, "
+			"Parca",
 		.flags = OUT_THREADS,
 		.write = pprof__write,
 	},
@@ -133,8 +133,9 @@ const struct output_format *output__for_path(const char *path)
 	 */
 	for (size_t i = 0; i < NFORMATS + NALIASES; i++) {
 		const struct output_format *f =
-			i < NFORMATS ? &formats[i]
-				     : output__find(aliases[i - NFORMATS].format);
+			i < NFORMATS
+				? &formats[i]
+				: output__find(aliases[i - NFORMATS].format);
 		const char *ext =
 			i < NFORMATS ? f->ext : aliases[i - NFORMATS].ext;
 		size_t elen = strlen(ext);
@@ -571,7 +572,7 @@ const char *output__short_path(const char *path, char *buf, size_t n)
  * the length of the maximal invalid subpart to replace with one U+FFFD
  * (Unicode's recommended practice, which Python's "replace" also follows).
  */
-static size_t utf8__seq(const unsigned char *s, size_t *bad)
+static size_t utf8__seq(const unsigned char *s, bool surrogates, size_t *bad)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	size_t need, i;
@@ -584,7 +585,7 @@ static size_t utf8__seq(const unsigned char *s, size_t *bad)
 		need = 3;
 		if (c == 0xe0)
 			lo = 0xa0; /* overlong */
-		else if (c == 0xed)
+		else if (c == 0xed && !surrogates)
 			hi = 0x9f; /* surrogates */
 	} else if (c >= 0xf0 && c <= 0xf4) {
 		need = 4;
@@ -607,6 +608,32 @@ static size_t utf8__seq(const unsigned char *s, size_t *bad)
 	return need;
 }
 
+size_t output__utf8_len(const unsigned char *s, bool surrogates)
+{
+	size_t bad;
+
+	return utf8__seq(s, surrogates, &bad);
+}
+
+int outbuf__reserve(struct outbuf *b, size_t extra)
+{
+	size_t cap = b->cap ? b->cap : 256;
+	char *p;
+
+	if (extra > SIZE_MAX / 4 - b->len)
+		return -ENOMEM;
+	while (cap < b->len + extra)
+		cap *= 2;
+	if (cap == b->cap)
+		return 0;
+	p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
 size_t output__label(char *buf, size_t len, size_t n, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -616,7 +643,7 @@ size_t output__label(char *buf, size_t len, size_t n, const char *s)
 	if (len >= n)
 		len = n - 1;
 	while (p && *p) {
-		size_t bad = 0, k = utf8__seq(p, &bad);
+		size_t bad = 0, k = utf8__seq(p, false, &bad);
 		const char *out = (const char *)p;
 		size_t olen = k;
 

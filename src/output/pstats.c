@@ -27,79 +27,20 @@
 int pstats__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 		  const struct output_opts *o);
 
-/* A growable byte buffer for one key string at a time. */
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static int buf__reserve(struct buf *b, size_t extra)
-{
-	size_t cap = b->cap ? b->cap : 256;
-	char *p;
-
-	if (extra > SIZE_MAX / 4 - b->len)
-		return -ENOMEM;
-	while (cap < b->len + extra)
-		cap *= 2;
-	if (cap == b->cap)
-		return 0;
-	p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-/*
- * Length of the UTF-8 sequence at s that marshal's "u" decodes, or 0.
- * Marshal decodes with surrogatepass, and the reader keeps co_filename's
- * lone surrogates (surrogateescape'd bytes) as ED A0..BF xx: passing them
- * through gives the key cProfile would have written for the same file.
- */
-static size_t pstats__utf8_len(const unsigned char *s)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < need; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need;
-}
-
 /* Append s with every byte marshal would reject replaced by U+FFFD. */
-static int pstats__text(struct buf *b, const char *s)
+static int pstats__text(struct outbuf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	int err = buf__reserve(b, 3 * strlen(s) + 1);
+	int err = outbuf__reserve(b, 3 * strlen(s) + 1);
 
 	if (err)
 		return err;
 	while (*p) {
-		size_t k = pstats__utf8_len(p);
+		/* Marshal's "u" decodes with surrogatepass, and the reader
+		 * keeps co_filename's lone surrogates (surrogateescape'd
+		 * bytes) as ED A0..BF xx: passing them through gives the key
+		 * cProfile would have written for the same file. */
+		size_t k = output__utf8_len(p, true);
 
 		if (k) {
 			memcpy(b->p + b->len, p, k);
@@ -217,7 +158,7 @@ struct pstats {
 	 * line or qualname, or whose strings sanitise alike, are one key. */
 	struct trie *keys;
 	struct fstats *fs;
-	struct buf file, func;
+	struct outbuf file, func;
 	/* Edges grouped by callee: by_callee[at[f] .. at[f + 1]). */
 	uint32_t *at, *by_callee;
 };

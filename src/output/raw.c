@@ -156,41 +156,6 @@ static const char *const raw_meta_keys[META_N] = {
 };
 
 /*
- * Length of the valid UTF-8 sequence of 2 to 4 bytes at s, or 0.  The
- * NUL ending s is never a continuation byte, so this stops before it.
- */
-static size_t raw__utf8_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 2;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (s[0] == 0xed)
-			hi = 0x9f; /* surrogates */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (s[0] == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < need; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need;
-}
-
-/*
  * A C-locale object for number conversions: "0.01" must mean the same in
  * every locale a program embedding this might set.  NULL on ENOMEM.
  */
@@ -265,7 +230,7 @@ static int raw__escape(struct rawbuf *b, const char *s)
 		} else if (*p >= 0x20 && *p < 0x7f) {
 			*q = (char)*p++;
 			b->len++;
-		} else if (*p >= 0x80 && (k = raw__utf8_len(p))) {
+		} else if (*p >= 0x80 && (k = output__utf8_len(p, false))) {
 			memcpy(q, p, k);
 			b->len += k;
 			p += k;

@@ -113,43 +113,6 @@ static void json__u64(struct json *j, uint64_t v)
 	j->len = (size_t)(d - j->buf);
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0.  s is NUL-terminated, and a
- * NUL is never a continuation byte, so a cut sequence ends there.
- */
-static size_t utf8__len(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2)
-		return 0;
-	if (s[0] < 0xe0) {
-		n = 2;
-		cp = s[0] & 0x1fu;
-	} else if (s[0] < 0xf0) {
-		n = 3;
-		cp = s[0] & 0x0fu;
-	} else if (s[0] < 0xf5) {
-		n = 4;
-		cp = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* s as a JSON string: quotes, backslashes and controls escaped. */
 static void json__str(struct json *j, const char *s)
 {
@@ -191,7 +154,7 @@ static void json__str(struct json *j, const char *s)
 			p++;
 			continue;
 		}
-		n = utf8__len(p);
+		n = output__utf8_len(p, false);
 		if (!n) {
 			/* U+FFFD REPLACEMENT CHARACTER */
 			d[0] = (char)0xef;
