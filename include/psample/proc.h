@@ -27,6 +27,10 @@ int proc__thread_comm(pid_t pid, pid_t tid, char *buf, size_t n);
 /* The command line, arguments joined by spaces, into buf. */
 int proc__cmdline(pid_t pid, char *buf, size_t n);
 
+/* Up to max of the process's thread ids into out; their number, or
+ * -ESRCH. */
+int proc__tasks(pid_t pid, pid_t *out, size_t max);
+
 /* Whether tid is a thread of pid. */
 bool proc__has_thread(pid_t pid, pid_t tid);
 

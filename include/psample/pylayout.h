@@ -40,6 +40,11 @@ enum py_layout_flags {
 	PY_L_OWNER = 1u << 7,
 	/* compact unicode layout without wstr (3.12+) */
 	PY_L_STR_NO_WSTR = 1u << 8,
+	/* frames are PyFrameObjects (3.8-3.10): ob_type is &PyFrame_Type */
+	PY_L_FRAME_OBJECT = 1u << 9,
+	/* per-thread copies of the bytecode (free-threaded 3.14+): a frame's
+	 * position may point into co_tlbc[tlbc_index], not co_code */
+	PY_L_TLBC = 1u << 10,
 };
 
 /* Read sizes are bounded so a layout can never ask for huge reads. */
@@ -82,6 +87,7 @@ struct py_layout {
 	uint32_t fr_owner; /* PY_L_OWNER */
 	uint32_t owner_skip; /* owners >= this are not Python frames */
 	uint32_t owner_max; /* owners > this are corrupt */
+	uint32_t fr_tlbc; /* PY_L_TLBC: int32 tlbc_index */
 
 	/* PyObject / PyVarObject */
 	uint32_t ob_type;
@@ -95,6 +101,7 @@ struct py_layout {
 	uint32_t co_qualname; /* PY_L_QUALNAME */
 	uint32_t co_linetable; /* co_lnotab or co_linetable */
 	uint32_t co_code; /* PY_L_INSTR_PTR: co_code_adaptive */
+	uint32_t co_tlbc; /* PY_L_TLBC: _PyCodeArray *co_tlbc */
 	/* The size of the code's frames on the data stack, in words: the
 	 * co_framesize field, or (0 there) nlocalsplus + stacksize +
 	 * fr_specials.  0 everywhere: unknown. */
@@ -118,6 +125,7 @@ struct py_rawframe {
 	uint64_t back; /* calling frame */
 	uint64_t pos; /* instruction pointer or f_lasti */
 	uint32_t owner;
+	int32_t tlbc; /* PY_L_TLBC: which copy of the bytecode pos is in */
 };
 
 static inline uint64_t py__u64(const uint8_t *buf, uint32_t off)
@@ -147,6 +155,7 @@ static inline void pyframe__decode(const struct py_layout *l,
 	else
 		f->pos = (uint64_t)(int64_t)py__i32(buf, l->fr_pos);
 	f->owner = (l->flags & PY_L_OWNER) ? buf[l->fr_owner] : 0;
+	f->tlbc = (l->flags & PY_L_TLBC) ? py__i32(buf, l->fr_tlbc) : 0;
 }
 
 /* Whether the frame is an interpreter shim rather than Python code. */

@@ -25,6 +25,9 @@ struct py_code {
 	char *qualname; /* = name where the version has none */
 	char *filename;
 	struct py_lines lines;
+	/* Free-threaded 3.14+: where thread-local copies 1..7 of the
+	 * bytecode start (0 = not read yet). */
+	uint64_t tlbc_base[8];
 	/* Small memo for the sampler: line -> its id in the trie. */
 	uint32_t nmemo;
 	int32_t memo_line[8];

@@ -16,14 +16,21 @@
 #include "psample/mem.h"
 #include "psample/pylayout.h"
 
+/* Bytes of _Py_DebugOffsets psample reads at most (3.15: 888). */
+#define PY_DEBUG_OFFSETS_MAX 2048
+
 struct py_target {
 	pid_t pid;
 	struct mem mem;
-	const struct py_layout *layout;
+	const struct py_layout *layout; /* a table entry, or layout_buf */
+	struct py_layout layout_buf; /* 3.13+: read from the target */
+	bool debug_offsets; /* _PyRuntime starts with _Py_DebugOffsets */
+	bool free_threaded; /* a free-threaded (no-GIL) build */
 	uint32_t version; /* PY_VERSION_HEX */
 	char version_str[32]; /* "3.11.7", "3.13.0rc2" */
 	uint64_t runtime; /* &_PyRuntime in the target */
 	uint64_t code_type; /* &PyCode_Type in the target */
+	uint64_t frame_type; /* &PyFrame_Type in the target */
 	bool shared; /* _PyRuntime is in libpython, not the exe */
 	char binary[4096]; /* that file's path, as the target sees it */
 };
@@ -38,7 +45,8 @@ int py_target__open(pid_t pid, struct py_target **out);
 
 /*
  * After py_target__open failed with -PS_EUNSUPPORTED: the version it
- * found, as text, for the error message.
+ * found, as text for the error message ("3.7", "3.15.0b2, a pre-release
+ * whose layout psample does not know").
  */
 const char *py_target__version_hint(void);
 

@@ -57,7 +57,7 @@ int cli__fail(int err, pid_t pid, const char *what)
 	case PS_EUNSUPPORTED:
 		fprintf(stderr,
 			"psample: process %d runs Python %s, which psample "
-			"does not support (supported: 3.11)\n",
+			"does not support (supported: CPython 3.8 to 3.15)\n",
 			(int)pid, py_target__version_hint());
 		return PS_EXIT_UNSUPPORTED;
 	case PS_EBADLAYOUT:

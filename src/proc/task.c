@@ -1,9 +1,11 @@
 /*
  * task.c - small readers of /proc/PID and /proc/PID/task/TID files.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,6 +108,27 @@ bool proc__has_thread(pid_t pid, pid_t tid)
 	struct stat st;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
 	return stat(path, &st) == 0;
+}
+
+int proc__tasks(pid_t pid, pid_t *out, size_t max)
+{
+	char path[64];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d)) && n < max) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+		if (end != de->d_name && !*end && tid > 0)
+			out[n++] = (pid_t)tid;
+	}
+	closedir(d);
+	return (int)n;
 }
 
 int proc__root_path(pid_t pid, const char *path, char *buf, size_t n)

@@ -1,5 +1,11 @@
 /*
  * layout.h - the per-version layout entries (private to src/python).
+ *
+ * 3.8-3.12: a fixed struct py_layout per minor version (layout_3XX.c).
+ * 3.13+: a struct py_debug_desc per minor version, saying where in that
+ * minor's _Py_DebugOffsets each offset psample needs is written; the
+ * layout itself is read from the target (debug_offsets.c), so a patch
+ * release that moves a field needs no change.
  * Adding a version: one layout_3XX.c file and one line in layout.c.
  */
 #ifndef PSAMPLE_SRC_LAYOUT_H
@@ -7,6 +13,53 @@
 
 #include "psample/pylayout.h"
 
+extern const struct py_layout py_layout_38;
+extern const struct py_layout py_layout_39;
+extern const struct py_layout py_layout_310;
 extern const struct py_layout py_layout_311;
+extern const struct py_layout py_layout_312;
+
+/*
+ * Positions in _Py_DebugOffsets, counted in 8-byte words from its start
+ * (every member is a uint64_t after the 8-byte cookie).  0 = not in this
+ * version.  Besides these, a minor version has facts the table does not
+ * carry: the frame-owner values and whether the code slot is tagged.
+ */
+struct py_debug_desc {
+	const char *name; /* "3.13" */
+	uint32_t minor; /* 0x030D0000 */
+	uint32_t words; /* sizeof(_Py_DebugOffsets) / 8 */
+	uint32_t owner_max; /* the highest enum _frameowner value */
+	uint32_t flags; /* PY_L_TAGGED_CODE where f_executable is tagged */
+
+	uint16_t rt_interp_head;
+	uint16_t is_next, is_threads_head;
+	uint16_t ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id,
+		ts_native_tid, ts_chunk;
+	uint16_t fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner,
+		fr_tlbc_index;
+	uint16_t co_size, co_filename, co_name, co_qualname, co_linetable,
+		co_firstlineno, co_code_adaptive, co_tlbc;
+	uint16_t ob_type;
+	uint16_t tuple_ob_size; /* PyVarObject.ob_size, as in a tuple */
+	uint16_t bytes_ob_size, bytes_ob_sval;
+	uint16_t str_state, str_length, str_ascii_size, str_compact_size;
+};
+
+extern const struct py_debug_desc py_debug_313;
+extern const struct py_debug_desc py_debug_314;
+extern const struct py_debug_desc py_debug_315;
+
+/* The descriptor for a PY_VERSION_HEX's minor version, or NULL. */
+const struct py_debug_desc *py_debug_desc__find(uint32_t version);
+
+/*
+ * Fill *out from the _Py_DebugOffsets in buf (len bytes, at least
+ * d->words * 8), as described by d.  free_threaded is the header's flag.
+ * -PS_EBADLAYOUT when an offset is absurd (outside its struct, or beyond
+ * what psample reads at once).
+ */
+int py_layout__from_debug(const struct py_debug_desc *d, const uint8_t *buf,
+			  size_t len, struct py_layout *out);
 
 #endif

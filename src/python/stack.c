@@ -15,15 +15,20 @@
  * one more batch, and anything that does not check out is re-read the
  * slow way or counted as an error.
  *
+ * Before 3.11 frames are heap objects (PyFrameObject) linked by f_back:
+ * the batch then reads again the frames the last walk went through, and
+ * only frames new since are read one by one.
+ *
  * Every value read is untrusted: loops are bounded, frames must lie
- * inside the chunk they claim, code objects must be of PyCode_Type and
- * match the identity cached for their address.
+ * inside the chunk they claim (or be of PyFrame_Type), code objects must
+ * be of PyCode_Type and match the identity cached for their address.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "psample/error.h"
+#include "psample/proc.h"
 #include "psample/pystack.h"
 
 #define MAX_CHUNKS 64
@@ -35,6 +40,11 @@
  * stack then costs one page, not the whole 16 KiB chunk, and a stack that
  * grows by a few frames between samples is still covered. */
 #define CHUNK_SLACK 2048
+/* Frame objects of the last walk read again in the batch (3.8-3.10). */
+#define KNOWN_MAX 512
+/* Where struct pthread keeps the kernel tid is looked for this far. */
+#define PTHREAD_SCAN 2048
+#define GLIBC_TID_OFFSET 0x2d0 /* glibc 2.2x-2.3x on x86-64 */
 
 struct chunk {
 	uint64_t addr;
@@ -52,6 +62,7 @@ struct rawf {
 	uint64_t pos;
 	uint64_t addr;
 	uint32_t chunk; /* UINT32_MAX: not in a chunk */
+	int32_t tlbc; /* PY_L_TLBC: the copy of the bytecode pos is in */
 	bool after_skip; /* a frame not kept lies between it and its callee */
 };
 
@@ -81,6 +92,23 @@ struct wthread {
 	struct chunk chunks[MAX_CHUNKS]; /* newest first */
 	struct rawf *raw; /* PY_MAX_DEPTH */
 	struct py_frame *frames; /* PY_MAX_DEPTH */
+	/* PY_L_FRAME_OBJECT: the frames the last walk went through, in
+	 * order, and their bytes as the batch read them again. */
+	uint32_t nknown, nnext;
+	uint64_t *known, *next; /* KNOWN_MAX each */
+	uint8_t *known_buf; /* KNOWN_MAX * fr_size */
+	int *known_err;
+	/* Versions without native_thread_id: the kernel tid, read from
+	 * the struct pthread that thread_id points at. */
+	uint64_t tid_from; /* the thread_id the read was planned from */
+	int32_t tid;
+	int tid_err;
+	/* PY_L_FRAME_OBJECT: the walked frames read once more, and the
+	 * current-frame word with them (walker__verify). */
+	uint64_t chk_cur;
+	uint8_t *chk; /* chk_cap frames of fr_size */
+	uint32_t chk_cap;
+	bool verify; /* still to be checked this sample */
 };
 
 struct winterp {
@@ -121,6 +149,10 @@ struct py_walker {
 	uint32_t niov, cap_iov;
 	struct mem_iov *iov;
 
+	/* Offset of the kernel tid in struct pthread: -1 not looked for
+	 * yet, -2 not found (tids are then 0). */
+	int32_t tid_off;
+
 	struct py_thread *out;
 	struct py_sample sample;
 	struct py_walker_stats stats;
@@ -136,10 +168,16 @@ static void wthread__free(struct wthread *th)
 	free(th->raw);
 	free(th->frames);
 	free(th->recheck);
+	free(th->known);
+	free(th->next);
+	free(th->known_buf);
+	free(th->known_err);
+	free(th->chk);
 	free(th);
 }
 
-static struct wthread *wthread__new(uint64_t tstate)
+static struct wthread *wthread__new(const struct py_layout *l,
+				    uint64_t tstate)
 {
 	struct wthread *th = calloc(1, sizeof(*th));
 	if (!th)
@@ -150,6 +188,17 @@ static struct wthread *wthread__new(uint64_t tstate)
 	if (!th->raw || !th->frames) {
 		wthread__free(th);
 		return NULL;
+	}
+	if (l->flags & PY_L_FRAME_OBJECT) {
+		th->known = calloc(KNOWN_MAX, sizeof(*th->known));
+		th->next = calloc(KNOWN_MAX, sizeof(*th->next));
+		th->known_buf = calloc(KNOWN_MAX, l->fr_size);
+		th->known_err = calloc(KNOWN_MAX, sizeof(*th->known_err));
+		if (!th->known || !th->next || !th->known_buf ||
+		    !th->known_err) {
+			wthread__free(th);
+			return NULL;
+		}
 	}
 	return th;
 }
@@ -163,6 +212,7 @@ int py_walker__new(struct py_target *t, struct py_walker **out)
 		return -ENOMEM;
 	w->t = t;
 	w->l = t->layout;
+	w->tid_off = (w->l->flags & PY_L_NATIVE_TID) ? -2 : -1;
 	if (w->l->ts_size > PY_MAX_READ || w->l->fr_size > PY_MAX_READ ||
 	    w->l->co_size > PY_MAX_READ || w->l->cf_current + 8 > 16) {
 		free(w);
@@ -261,7 +311,8 @@ static struct seen *walker__seen(struct py_walker *w, uint64_t addr)
 
 /* ---- the thread list ------------------------------------------------ */
 
-static struct wthread *walker__take(struct wthread **old, uint32_t nold,
+static struct wthread *walker__take(const struct py_layout *l,
+				    struct wthread **old, uint32_t nold,
 				    uint64_t tstate)
 {
 	for (uint32_t i = 0; i < nold; i++) {
@@ -271,7 +322,7 @@ static struct wthread *walker__take(struct wthread **old, uint32_t nold,
 			return th;
 		}
 	}
-	return wthread__new(tstate);
+	return wthread__new(l, tstate);
 }
 
 /*
@@ -335,7 +386,7 @@ static int walker__relist(struct py_walker *w)
 				}
 				list = v;
 			}
-			struct wthread *th = walker__take(old, nold, ts);
+			struct wthread *th = walker__take(l, old, nold, ts);
 			if (!th) {
 				err = -ENOMEM;
 				goto fail;
@@ -350,6 +401,8 @@ static int walker__relist(struct py_walker *w)
 				th->ts_err = -PS_ECORRUPT;
 				break;
 			}
+			th->tid_from = py__u64(th->ts, l->ts_thread_id);
+			th->tid_err = -EAGAIN;
 			ts = py__u64(th->ts, l->ts_next);
 		}
 		w->ninterps++;
@@ -380,6 +433,54 @@ fail:
 	w->nthreads = 0;
 	w->ninterps = 0;
 	return err;
+}
+
+/*
+ * Before 3.11 a thread state has no native thread id, only thread_id,
+ * which is pthread_self(): the address of the thread's struct pthread
+ * (glibc and musl alike).  The kernel tid is a field of that struct at an
+ * offset that depends on the libc, so find it: the offset at which every
+ * thread's struct holds one of the process's tids, a different one each.
+ * glibc's own offset is preferred when it fits.
+ */
+static void walker__find_tid_off(struct py_walker *w)
+{
+	enum { NMAX = 64 };
+	pid_t tasks[1024];
+	uint32_t n = 0;
+	int ntasks = proc__tasks(w->t->pid, tasks, 1024);
+	uint8_t(*buf)[PTHREAD_SCAN];
+
+	w->tid_off = -2;
+	if (ntasks <= 0 || !(buf = malloc(NMAX * PTHREAD_SCAN)))
+		return;
+	for (uint32_t i = 0; i < w->nthreads && n < NMAX; i++) {
+		uint64_t p = w->threads[i]->tid_from;
+		if (p && !mem__read(&w->t->mem, p, buf[n], PTHREAD_SCAN))
+			n++;
+	}
+	for (int32_t pass = 0; pass < 2; pass++) {
+		for (uint32_t off = 0; off + 4 <= PTHREAD_SCAN; off += 4) {
+			bool ok = true;
+			if (pass == 0 && off != GLIBC_TID_OFFSET)
+				continue;
+			for (uint32_t i = 0; i < n && ok; i++) {
+				int32_t v = py__i32(buf[i], off);
+				bool found = false;
+				for (int k = 0; k < ntasks && !found; k++)
+					found = tasks[k] == v;
+				for (uint32_t j = 0; j < i && found; j++)
+					found = py__i32(buf[j], off) != v;
+				ok = found;
+			}
+			if (ok && n) {
+				w->tid_off = (int32_t)off;
+				free(buf);
+				return;
+			}
+		}
+	}
+	free(buf);
 }
 
 /* Whether the batch still describes the lists as w knows them. */
@@ -531,6 +632,26 @@ static const uint8_t *wthread__frame_bytes(const struct py_walker *w,
 /* ---- one thread ----------------------------------------------------- */
 
 /*
+ * The bytes of frame object f as the batch read them, if the last walk
+ * went through it; NULL otherwise.  *cursor follows the walk down the
+ * known list, so an unchanged stack costs one comparison per frame.
+ */
+static const uint8_t *wthread__known(const struct py_walker *w,
+				     const struct wthread *th, uint64_t f,
+				     uint32_t *cursor)
+{
+	for (uint32_t k = *cursor; k < th->nknown; k++) {
+		if (th->known[k] != f)
+			continue;
+		*cursor = k + 1;
+		if (th->known_err[k])
+			return NULL;
+		return th->known_buf + (size_t)k * w->l->fr_size;
+	}
+	return NULL;
+}
+
+/*
  * Whether the frame at addr in the newest chunk held the same code and
  * caller in both copies of the batch.  A frame that changed means the
  * stack returned past it and grew again while it was copied, so callers
@@ -639,6 +760,12 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 		w->stats.recopied++;
 		wthread__frames(w, th, out, cur, top, true);
 	}
+	if (th->known) {
+		uint64_t *v = th->known;
+		th->known = th->next;
+		th->next = v;
+		th->nknown = th->nnext;
+	}
 }
 
 /*
@@ -666,6 +793,8 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 	int end = (l->flags & PY_L_CHUNKS) ? wthread__end(th, second) : -1;
 	uint64_t end_top = th->end[second].top;
 	bool live = end < 0;
+	uint32_t kc = 0;
+	th->nnext = 0;
 	while (f && steps < MAX_STEPS) {
 		const uint8_t *buf = NULL;
 		struct py_rawframe rf;
@@ -673,8 +802,15 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 		steps++;
 		if (l->flags & PY_L_CHUNKS)
 			buf = wthread__frame_bytes(w, th, f, &chunk, second);
+		if (!buf && th->known) {
+			chunk = UINT32_MAX;
+			buf = wthread__known(w, th, f, &kc);
+			if (th->nnext < KNOWN_MAX)
+				th->next[th->nnext++] = f;
+		}
 		if (!buf) {
-			/* A generator's frame, or a frame object's. */
+			/* A generator's frame, or a frame object new since
+			 * the last walk. */
 			w->stats.stray_frames++;
 			chunk = UINT32_MAX;
 			if ((err = mem__read(m, f, w->scratch, l->fr_size))) {
@@ -682,8 +818,15 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 				return 0;
 			}
 			buf = w->scratch;
-		} else if (chunk == 0 && f == cur && top &&
-			   f + l->fr_size > top) {
+		}
+		if ((l->flags & PY_L_FRAME_OBJECT) && w->t->frame_type &&
+		    py__u64(buf, l->ob_type) != w->t->frame_type) {
+			/* Freed and reused while the stack was read. */
+			w->stats.bad_frames++;
+			out->err = -PS_ECORRUPT;
+			return 0;
+		}
+		if (chunk == 0 && f == cur && top && f + l->fr_size > top) {
 			/* The innermost frame must lie below the stack top. */
 			w->stats.torn++;
 			out->err = -PS_ECORRUPT;
@@ -734,6 +877,7 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 						    .pos = rf.pos,
 						    .addr = prev_f,
 						    .chunk = chunk,
+						    .tlbc = rf.tlbc,
 						    .after_skip = skipped};
 		skipped = false;
 		out->depth++;
@@ -786,6 +930,14 @@ static int walker__plan(struct py_walker *w)
 		if ((l->flags & PY_L_CFRAME) && th->cframe)
 			err |= walker__iov(w, th->cframe, th->cf,
 					   l->cf_current + 8);
+		if (w->tid_off >= 0 && th->tid_from)
+			err |= walker__iov(w, th->tid_from + (uint32_t)w->tid_off,
+					   &th->tid, sizeof(th->tid));
+		for (uint32_t k = 0; k < th->nknown; k++)
+			err |= walker__iov(w, th->known[k],
+					   th->known_buf +
+						   (size_t)k * l->fr_size,
+					   l->fr_size);
 		for (uint32_t k = 0; k < th->nchunks; k++) {
 			struct chunk *c = &th->chunks[k];
 			c->size = c->want;
@@ -859,6 +1011,10 @@ static void walker__collect(struct py_walker *w)
 		th->ts_err = w->iov[j++].err;
 		if ((l->flags & PY_L_CFRAME) && th->cframe)
 			th->cf_err = w->iov[j++].err;
+		if (w->tid_off >= 0 && th->tid_from)
+			th->tid_err = w->iov[j++].err;
+		for (uint32_t k = 0; k < th->nknown; k++)
+			th->known_err[k] = w->iov[j++].err;
 		for (uint32_t k = 0; k < th->nchunks; k++)
 			th->chunks[k].err = w->iov[j++].err;
 		if (l->flags & PY_L_CHUNKS)
@@ -873,6 +1029,103 @@ static void walker__collect(struct py_walker *w)
 			j = walker__end_err(w, th, 1, j);
 		}
 	}
+}
+
+/*
+ * Frame objects (3.8-3.10) are copied one by one, callees first, while
+ * the program runs: a callee that returned between its copy and its
+ * caller's leaves the caller on a later line under a callee it no longer
+ * has.  So read every walked frame once more, with the current-frame
+ * word, in one call, and keep a stack only if nothing below the top
+ * moved in between: same code, same caller, same position (the top frame
+ * runs on, so only its code and caller must hold).  A stack that moved is
+ * walked again reading each frame afresh, twice at most.
+ */
+static int walker__verify(struct py_walker *w, struct py_sample *s)
+{
+	const struct py_layout *l = w->l;
+
+	for (uint32_t i = 0; i < s->nthreads; i++)
+		w->threads[i]->verify = !s->threads[i].err &&
+					s->threads[i].depth;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		uint32_t pending = 0, j = 0;
+
+		w->niov = 0;
+		for (uint32_t i = 0; i < s->nthreads; i++) {
+			struct py_thread *pt = &s->threads[i];
+			struct wthread *th = w->threads[i];
+			if (!th->verify)
+				continue;
+			if (th->chk_cap < pt->depth) {
+				uint8_t *b = realloc(th->chk, (size_t)pt->depth *
+								      l->fr_size);
+				if (!b)
+					return -ENOMEM;
+				th->chk = b;
+				th->chk_cap = pt->depth;
+			}
+			int err = walker__iov(w, th->tstate + l->ts_frame,
+					      &th->chk_cur, 8);
+			for (uint32_t k = 0; k < pt->depth; k++)
+				err |= walker__iov(w, th->raw[k].addr,
+						   th->chk + (size_t)k *
+								     l->fr_size,
+						   l->fr_size);
+			if (err)
+				return -ENOMEM;
+			pending++;
+		}
+		if (!pending)
+			return 0;
+		int err = mem__readv(&w->t->mem, w->iov, w->niov);
+		if (err)
+			return err;
+
+		for (uint32_t i = 0; i < s->nthreads; i++) {
+			struct py_thread *pt = &s->threads[i];
+			struct wthread *th = w->threads[i];
+			if (!th->verify)
+				continue;
+			bool same = !w->iov[j].err &&
+				    th->chk_cur == th->raw[0].addr;
+			j++;
+			for (uint32_t k = 0; k < pt->depth; k++, j++) {
+				const struct rawf *r = &th->raw[k];
+				struct py_rawframe rf;
+				bool last = k + 1 == pt->depth;
+				uint64_t back = last ? 0 : th->raw[k + 1].addr;
+
+				if (!same)
+					continue;
+				if (w->iov[j].err) {
+					same = false;
+					continue;
+				}
+				pyframe__decode(l, th->chk + (size_t)k * l->fr_size,
+						&rf);
+				same = rf.code == r->code &&
+				       (rf.back == back || (last && pt->truncated)) &&
+				       (k == 0 || rf.pos == r->pos);
+			}
+			if (same) {
+				th->verify = false;
+				continue;
+			}
+			w->stats.torn++;
+			if (attempt == 2) {
+				pt->err = -PS_ECORRUPT;
+				pt->depth = 0;
+				th->verify = false;
+				continue;
+			}
+			/* Walk again, reading every frame afresh. */
+			th->nknown = 0;
+			wthread__walk(w, th, pt);
+			th->verify = !pt->err && pt->depth;
+		}
+	}
+	return 0;
 }
 
 /* Read the headers of code objects the hot set did not cover. */
@@ -955,6 +1208,40 @@ static void wthread__unstarted(struct py_walker *w, struct wthread *th,
 	pt->depth -= k;
 }
 
+/*
+ * Free-threaded 3.14+: a thread may run its own copy of a code object's
+ * bytecode (co_tlbc[tlbc_index]), and the frame's position points into
+ * that copy.  The address to measure the position from, as if it were a
+ * code object's (so pyframe__lasti applies unchanged), or 0 if the copy
+ * cannot be found.  Copies live as long as their thread, so their start
+ * is cached per code object and re-read when a position falls outside.
+ */
+static uint64_t walker__tlbc_code(struct py_walker *w, struct py_code *code,
+				  const uint8_t *hdr, int32_t idx, uint64_t pos)
+{
+	const struct py_layout *l = w->l;
+	uint64_t arr, n, base = 0;
+	bool cached = idx < 8 && code->tlbc_base[idx];
+
+	if (idx <= 0)
+		return code->addr;
+	if (cached) {
+		base = code->tlbc_base[idx];
+		if (pos >= base - 2 && pos - base <= code->nunits * 2)
+			return base - l->co_code;
+	}
+	/* _PyCodeArray { Py_ssize_t size; char *entries[]; } */
+	arr = py__u64(hdr, l->co_tlbc);
+	if (!arr || mem__read_u64(&w->t->mem, arr, &n) || (uint64_t)idx >= n ||
+	    n > 4096 ||
+	    mem__read_u64(&w->t->mem, arr + 8 + 8 * (uint64_t)idx, &base) ||
+	    !base)
+		return 0;
+	if (idx < 8)
+		code->tlbc_base[idx] = base;
+	return base - l->co_code;
+}
+
 /* Turn raw frames into code entries and lines; remember the hot set. */
 static void walker__resolve(struct py_walker *w, struct py_sample *s)
 {
@@ -984,7 +1271,15 @@ static void walker__resolve(struct py_walker *w, struct py_sample *s)
 			}
 			struct py_rawframe rf = {.code = a,
 						 .pos = th->raw[k].pos};
-			fr->lasti = pyframe__lasti(l, &rf, a, fr->code->nunits);
+			uint64_t from = a;
+			if ((l->flags & PY_L_TLBC) && th->raw[k].tlbc > 0)
+				from = walker__tlbc_code(
+					w, fr->code,
+					w->hdrs + (size_t)sn->hdr * l->co_size,
+					th->raw[k].tlbc, rf.pos);
+			fr->lasti = from ? pyframe__lasti(l, &rf, from,
+							  fr->code->nunits)
+					 : -2;
 			if (fr->lasti == -2) {
 				w->stats.bad_frames++;
 				pt->err = -PS_ECORRUPT;
@@ -1013,6 +1308,8 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 	py_codes__trim(w->codes);
 	if (!w->listed && (err = walker__relist(w)))
 		return err;
+	if (w->tid_off == -1 && w->nthreads)
+		walker__find_tid_off(w);
 	for (int attempt = 0;; attempt++) {
 		w->gen++;
 		if ((err = walker__plan(w)))
@@ -1045,11 +1342,20 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 		pt->interp_index = th->interp_index;
 		pt->interp = w->interps[th->interp_index].addr;
 		pt->thread_id = py__u64(th->ts, w->l->ts_thread_id);
-		pt->tid = (w->l->flags & PY_L_NATIVE_TID)
-				  ? (pid_t)py__u64(th->ts, w->l->ts_native_tid)
-				  : 0;
+		if (w->l->flags & PY_L_NATIVE_TID) {
+			pt->tid = (pid_t)py__u64(th->ts, w->l->ts_native_tid);
+		} else {
+			/* Only if read from this thread_id's struct. */
+			bool ok = w->tid_off >= 0 && !th->tid_err &&
+				  th->tid_from == pt->thread_id && th->tid > 0;
+			pt->tid = ok ? (pid_t)th->tid : 0;
+			th->tid_from = pt->thread_id;
+		}
 		wthread__walk(w, th, pt);
 	}
+	if ((w->l->flags & PY_L_FRAME_OBJECT) &&
+	    (err = walker__verify(w, &w->sample)))
+		return err;
 	if ((err = walker__code_headers(w, &w->sample)))
 		return err;
 	walker__resolve(w, &w->sample);

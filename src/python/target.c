@@ -6,8 +6,10 @@
  * /proc/PID/root/<path> (so a process in a container resolves to its own
  * files), symbols give link-time addresses, and the mapping of the file
  * gives the load bias.  The version comes from _Py_DebugOffsets (3.13+),
- * then Py_Version (3.11+), then the file name.  Only then is the layout
- * checked against live memory.
+ * then Py_Version (3.11+), then the API the file exports (3.8-3.10), and
+ * only as a last hint from the file name.  3.13+ describe their own
+ * layout (_Py_DebugOffsets); older versions use psample's table.  Either
+ * way the layout is checked against live memory before it is used.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,8 +23,9 @@
 #include "psample/maps.h"
 #include "psample/proc.h"
 #include "psample/pytarget.h"
+#include "layout.h"
 
-static char version_hint[32];
+static char version_hint[128];
 
 const char *py_target__version_hint(void)
 {
@@ -57,7 +60,7 @@ static uint32_t version__from_name(const char *path)
 	p += 6;
 	char *end;
 	long major = strtol(p, &end, 10);
-	if (end == p || *end != '.' || major != 3)
+	if (end == p || *end != '.' || (major != 3 && major != 2))
 		return 0;
 	p = end + 1;
 	long minor = strtol(p, &end, 10);
@@ -66,11 +69,36 @@ static uint32_t version__from_name(const char *path)
 	return (uint32_t)major << 24 | (uint32_t)minor << 16;
 }
 
+/*
+ * 3.8-3.10 have no Py_Version: tell them apart by the oldest release that
+ * exports each function, so a renamed binary is still recognised.
+ */
+static uint32_t version__from_api(const struct elf_file *ef)
+{
+	static const struct {
+		const char *symbol;
+		uint32_t version;
+	} marks[] = {
+		{"PyAIter_Check", 0x030A0000u}, /* new in 3.10 */
+		{"PyFrame_GetCode", 0x03090000u}, /* new in 3.9 */
+		{"PyCode_NewWithPosOnlyArgs", 0x03080000u}, /* new in 3.8 */
+	};
+	uint64_t addr, size;
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (!elf_file__symbol(ef, marks[i].symbol, &addr, &size))
+			return marks[i].version;
+	return 0;
+}
+
 static bool path__is_libpython(const char *path)
 {
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
-	return strncmp(base, "libpython3", 10) == 0 && strstr(base, ".so");
+	/* libpython2.x too: to name it when refusing it. */
+	return (strncmp(base, "libpython3", 10) == 0 ||
+		strncmp(base, "libpython2", 10) == 0) &&
+	       strstr(base, ".so");
 }
 
 struct candidate {
@@ -92,29 +120,42 @@ static int target__try(struct py_target *t, const struct candidate *c)
 		return err == -ENOEXEC ? 0 : err;
 	if (elf_file__symbol(ef, "_PyRuntime", &rt, &rt_size) &&
 	    elf_file__section(ef, ".PyRuntime", &rt, &rt_size)) {
+		/* A Python older than 3.7 has no _PyRuntime: say which. */
+		int old = !elf_file__symbol(ef, "PyCode_Type", &addr, &size);
+		if (old)
+			t->version = version__from_name(c->map->path);
 		elf_file__free(ef);
-		return 0;
+		return old ? 2 : 0;
 	}
 	uint64_t bias = c->map->start - elf_file__base_vaddr(ef);
 	t->runtime = bias + rt;
 	snprintf(t->binary, sizeof(t->binary), "%s", c->map->path);
 	t->shared = path__is_libpython(c->map->path);
 
-	/* Version: debug offsets (live), then Py_Version (file), then name. */
-	uint8_t head[16];
+	/* Version: debug offsets (live), then Py_Version (file), then the
+	 * exported API, then the name. */
+	uint8_t head[24];
 	t->version = 0;
+	t->debug_offsets = false;
 	if (!mem__read(&t->mem, t->runtime, head, sizeof(head)) &&
-	    !memcmp(head, "xdebugpy", 8))
+	    !memcmp(head, "xdebugpy", 8)) {
 		memcpy(&t->version, head + 8, sizeof(t->version));
+		t->debug_offsets = true;
+		t->free_threaded = py__u64(head, 16) != 0;
+	}
 	if (!t->version && !elf_file__symbol(ef, "Py_Version", &addr, &size)) {
 		uint64_t v = 0;
 		if (!elf_file__read(ef, addr, &v, sizeof(v)))
 			t->version = (uint32_t)v;
 	}
 	if (!t->version)
+		t->version = version__from_api(ef);
+	if (!t->version)
 		t->version = version__from_name(c->map->path);
 	if (!elf_file__symbol(ef, "PyCode_Type", &addr, &size))
 		t->code_type = bias + addr;
+	if (!elf_file__symbol(ef, "PyFrame_Type", &addr, &size))
+		t->frame_type = bias + addr;
 	elf_file__free(ef);
 	if (!t->code_type)
 		return -PS_EBADLAYOUT;
@@ -153,6 +194,48 @@ static int target__validate(struct py_target *t)
 	    metameta != meta)
 		return -PS_EBADLAYOUT;
 	return 0;
+}
+
+/*
+ * Choose the layout: the interpreter's own description where it has one
+ * and psample knows how to read it, else the table.  Pre-releases before
+ * rc are refused: their layouts changed from one beta to the next.
+ */
+static int target__layout(struct py_target *t)
+{
+	const struct py_debug_desc *d = py_debug_desc__find(t->version);
+	uint32_t level = (t->version >> 4) & 0xf;
+
+	if (d && t->debug_offsets && (level == 0xf || level == 0xc)) {
+		uint8_t buf[PY_DEBUG_OFFSETS_MAX];
+		size_t len = (size_t)d->words * 8;
+		int err;
+
+		if (len > sizeof(buf))
+			return -PS_EBADLAYOUT;
+		err = mem__read(&t->mem, t->runtime, buf, len);
+		if (err)
+			return err == -EFAULT ? -PS_EBADLAYOUT : err;
+		err = py_layout__from_debug(d, buf, len, &t->layout_buf);
+		if (err)
+			return err;
+		t->layout = &t->layout_buf;
+		return 0;
+	}
+	if (!d && !(t->debug_offsets && t->version >= 0x030D0000u))
+		t->layout = py_layout__find(t->version);
+	if (t->layout)
+		return 0;
+	if (!t->version)
+		snprintf(version_hint, sizeof(version_hint), "of an unknown version");
+	else if (d && t->debug_offsets)
+		snprintf(version_hint, sizeof(version_hint),
+			 "%s, a pre-release whose layout psample does not know",
+			 t->version_str);
+	else
+		snprintf(version_hint, sizeof(version_hint), "%s",
+			 t->version_str);
+	return -PS_EUNSUPPORTED;
 }
 
 int py_target__open(pid_t pid, struct py_target **out)
@@ -214,6 +297,16 @@ int py_target__open(pid_t pid, struct py_target **out)
 			err = 0;
 			break;
 		}
+		if (r == 2) {
+			py_version__format(t->version, t->version_str,
+					   sizeof(t->version_str));
+			snprintf(version_hint, sizeof(version_hint), "%u.%u",
+				 t->version >> 24, (t->version >> 16) & 0xff);
+			if (!t->version)
+				snprintf(version_hint, sizeof(version_hint),
+					 "older than 3.7");
+			err = -PS_EUNSUPPORTED;
+		}
 		if (r == -EACCES || r == -EPERM) {
 			err = r;
 			break;
@@ -228,13 +321,9 @@ int py_target__open(pid_t pid, struct py_target **out)
 		snprintf(t->version_str, sizeof(t->version_str), "%u.%u",
 			 t->version >> 24, (t->version >> 16) & 0xff);
 	}
-	t->layout = py_layout__find(t->version);
-	if (!t->layout) {
-		snprintf(version_hint, sizeof(version_hint), "%s",
-			 t->version ? t->version_str : "unknown");
-		err = -PS_EUNSUPPORTED;
+	err = target__layout(t);
+	if (err)
 		goto fail;
-	}
 	err = target__validate(t);
 	if (err)
 		goto fail;

@@ -23,9 +23,9 @@ PSAMPLE = os.environ.get("PSAMPLE") or os.path.join(
     HERE, "..", "..", "build", "psample")
 WORKLOADS = os.path.join(HERE, "workloads")
 
-# Versions (major, minor) psample has a layout for; grows with each
-# layout entry in src/python/layout.c.
-SUPPORTED = {(3, 11)}
+# Versions (major, minor) psample has a layout for: one entry each in
+# src/python/layout.c.
+SUPPORTED = {(3, minor) for minor in range(8, 16)}
 
 # Exit codes, as documented in README.md and include/psample/error.h.
 EXIT_USAGE = 2
@@ -84,6 +84,14 @@ def interpreters(tap):
         tap.ok(False, "a supported interpreter was found",
                "found: %s" % [i.path for i in found])
     return found, supported
+
+
+def py_name(it, qualname):
+    """The name psample shows for a function: its qualified name where
+    the version records one (3.11+), else the bare co_name."""
+    if tuple(it.version[:2]) >= (3, 11):
+        return qualname
+    return qualname.rsplit(".", 1)[-1]
 
 
 def label(it):

@@ -15,27 +15,29 @@ import common
 PARK = os.path.join(common.WORKLOADS, "park.py")
 
 
-def expected_stacks(python):
+def expected_stacks(it):
     m = common.marker_lines(PARK)
     tl = json.loads(subprocess.check_output(
-        [python, os.path.join(common.WORKLOADS, "threadlines.py")],
+        [it.path, os.path.join(common.WORKLOADS, "threadlines.py")],
         text=True))
     boot = [("Thread.run", tl["file"], tl["Thread.run"]),
             ("Thread._bootstrap_inner", tl["file"],
              tl["Thread._bootstrap_inner"]),
             ("Thread._bootstrap", tl["file"], tl["Thread._bootstrap"])]
-    return {
+    want = {
         "alpha": [("alpha_leaf", PARK, m["alpha_leaf"]),
                   ("alpha_mid", PARK, m["alpha_mid"])] + boot,
         "beta": [("Beta.park", PARK, m["beta_park"]),
                  ("Beta.run", PARK, m["beta_run"])] + boot,
         "main": [("<module>", PARK, m["main_park"])],
     }
+    return {t: [(common.py_name(it, q), f, n) for q, f, n in stack]
+            for t, stack in want.items()}
 
 
 def check(tap, it):
     name = common.label(it)
-    want = expected_stacks(it.path)
+    want = expected_stacks(it)
     m = common.marker_lines(PARK)
     with common.Target(it.path, "park.py", settle=0.5) as t:
         tids = json.loads(t.lines[-1])

@@ -1,0 +1,162 @@
+/*
+ * debug_offsets.c - a layout from the interpreter's own description.
+ *
+ * CPython 3.13+ starts _PyRuntime with _Py_DebugOffsets: the offsetof()
+ * of every field a debugger needs, computed when that very binary was
+ * built.  Reading them makes psample right for every patch release and
+ * for builds whose object header differs (free-threaded, debug), with
+ * no per-build table.  What the struct does not say (the frame-owner
+ * values, tag bits, the data-stack chunk header, where datastack_top and
+ * co_framesize sit next to fields it does give) comes from the minor
+ * version's descriptor and the headers of that minor version.
+ */
+#include <stddef.h>
+
+#include "psample/error.h"
+#include "psample/linetable.h"
+#include "psample/pylayout.h"
+#include "layout.h"
+
+/* Struct sizes beyond this are not a real interpreter's. */
+#define DBG_STRUCT_MAX (1u << 20)
+
+struct dbg {
+	const uint8_t *buf;
+	size_t len;
+	int bad;
+};
+
+static uint32_t dbg__word(struct dbg *g, uint16_t word)
+{
+	uint64_t v;
+
+	if (!word || (size_t)word * 8 + 8 > g->len) {
+		g->bad = 1;
+		return 0;
+	}
+	v = py__u64(g->buf, (uint32_t)word * 8);
+	if (v >= DBG_STRUCT_MAX) {
+		g->bad = 1;
+		return 0;
+	}
+	return (uint32_t)v;
+}
+
+/* An offset inside a struct of the given size, leaving room for width. */
+static uint32_t dbg__field(struct dbg *g, uint16_t word, uint32_t size,
+			   uint32_t width)
+{
+	uint32_t off = dbg__word(g, word);
+
+	if (off + width > size)
+		g->bad = 1;
+	return off;
+}
+
+static uint32_t max4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+	uint32_t m = a > b ? a : b;
+	m = m > c ? m : c;
+	return m > d ? m : d;
+}
+
+int py_layout__from_debug(const struct py_debug_desc *d, const uint8_t *buf,
+			  size_t len, struct py_layout *l)
+{
+	struct dbg g = {.buf = buf, .len = len};
+	uint32_t free_threaded;
+
+	if (len < (size_t)d->words * 8 || len < 24)
+		return -PS_EBADLAYOUT;
+	free_threaded = (uint32_t)py__u64(buf, 16);
+	*l = (struct py_layout){
+		.name = d->name,
+		.flags = PY_L_INSTR_PTR | PY_L_NATIVE_TID | PY_L_QUALNAME |
+			 PY_L_CHUNKS | PY_L_OWNER | PY_L_STR_NO_WSTR | d->flags,
+		.linetable = PY_LINETABLE_LOCATIONS,
+		/* _PyStackChunk has kept its shape since 3.11. */
+		.ck_prev = 0,
+		.ck_size = 8,
+		.ck_top = 16,
+		.ck_data = 24,
+		.owner_skip = 3, /* CSTACK (3.13), INTERPRETER (3.14+) */
+		.owner_max = d->owner_max,
+	};
+
+	/* _PyRuntime and the interpreter: only list heads are read. */
+	l->rt_interp_head = dbg__word(&g, d->rt_interp_head);
+	l->is_next = dbg__word(&g, d->is_next);
+	l->is_threads_head = dbg__word(&g, d->is_threads_head);
+
+	uint32_t ts = dbg__word(&g, d->ts_size);
+	l->ts_next = dbg__field(&g, d->ts_next, ts, 8);
+	l->ts_interp = dbg__field(&g, d->ts_interp, ts, 8);
+	l->ts_frame = dbg__field(&g, d->ts_current_frame, ts, 8);
+	l->ts_thread_id = dbg__field(&g, d->ts_thread_id, ts, 8);
+	l->ts_native_tid = dbg__field(&g, d->ts_native_tid, ts, 8);
+	/* datastack_top follows datastack_chunk in every 3.11+ header. */
+	l->ts_chunk = dbg__field(&g, d->ts_chunk, ts, 16);
+	l->ts_top = l->ts_chunk + 8;
+	l->ts_size = max4(max4(l->ts_next, l->ts_interp, l->ts_frame,
+			       l->ts_thread_id),
+			  l->ts_native_tid, l->ts_top, 0) +
+		     8;
+
+	uint32_t fr = dbg__word(&g, d->fr_size);
+	l->fr_back = dbg__field(&g, d->fr_previous, fr, 8);
+	l->fr_code = dbg__field(&g, d->fr_executable, fr, 8);
+	l->fr_pos = dbg__field(&g, d->fr_instr_ptr, fr, 8);
+	l->fr_owner = dbg__field(&g, d->fr_owner, fr, 1);
+	l->fr_size = max4(l->fr_back, l->fr_code, l->fr_pos, 0) + 8;
+	if (l->fr_owner + 1 > l->fr_size)
+		l->fr_size = l->fr_owner + 1;
+
+	uint32_t co = dbg__word(&g, d->co_size);
+	l->ob_type = dbg__word(&g, d->ob_type);
+	l->ob_size = dbg__word(&g, d->tuple_ob_size);
+	l->co_filename = dbg__field(&g, d->co_filename, co, 8);
+	l->co_name = dbg__field(&g, d->co_name, co, 8);
+	l->co_qualname = dbg__field(&g, d->co_qualname, co, 8);
+	l->co_linetable = dbg__field(&g, d->co_linetable, co, 8);
+	l->co_firstlineno = dbg__field(&g, d->co_firstlineno, co, 4);
+	/* co_stacksize, co_firstlineno, co_nlocalsplus, co_framesize are
+	 * consecutive ints in 3.12+ (Include/cpython/code.h). */
+	l->co_framesize = l->co_firstlineno + 8;
+	l->co_code = dbg__word(&g, d->co_code_adaptive);
+	l->co_size = max4(max4(l->co_filename, l->co_name, l->co_qualname,
+			       l->co_linetable),
+			  l->ob_type, l->ob_size, l->co_framesize) +
+		     8;
+	if (l->co_code < l->co_size - 4)
+		g.bad = 1;
+
+	/* Thread-local bytecode: only free-threaded builds copy it. */
+	if (free_threaded && d->fr_tlbc_index && d->co_tlbc) {
+		l->fr_tlbc = dbg__field(&g, d->fr_tlbc_index, fr, 4);
+		l->co_tlbc = dbg__field(&g, d->co_tlbc, co, 8);
+		if (l->co_tlbc) {
+			l->flags |= PY_L_TLBC;
+			if (l->fr_tlbc + 4 > l->fr_size)
+				l->fr_size = l->fr_tlbc + 4;
+			if (l->co_tlbc + 8 > l->co_size)
+				l->co_size = l->co_tlbc + 8;
+		}
+	}
+
+	l->str_state = dbg__word(&g, d->str_state);
+	l->str_length = dbg__word(&g, d->str_length);
+	l->str_ascii_data = dbg__word(&g, d->str_ascii_size);
+	/* PyCompactUnicodeObject adds utf8_length and utf8 to the ASCII
+	 * header; 3.15 says so itself. */
+	l->str_compact_data = d->str_compact_size
+				      ? dbg__word(&g, d->str_compact_size)
+				      : l->str_ascii_data + 16;
+	l->bytes_size = dbg__word(&g, d->bytes_ob_size);
+	l->bytes_data = dbg__word(&g, d->bytes_ob_sval);
+
+	if (g.bad || l->ts_size > PY_MAX_READ || l->fr_size > PY_MAX_READ ||
+	    l->co_size > PY_MAX_READ || l->str_compact_data > 128 ||
+	    l->bytes_data > 64)
+		return -PS_EBADLAYOUT;
+	return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * layout_314.c - where CPython 3.14 writes its own layout.
+ *
+ * Word positions in 3.14's _Py_DebugOffsets (Include/internal/
+ * pycore_debug_offsets.h).  New since 3.13: thread-local bytecode
+ * (tlbc_index, co_tlbc; free-threaded builds only), a tagged
+ * f_executable (_PyStackRef, low bit), and owners INTERPRETER (3) and
+ * CSTACK (4), both shims.
+ */
+#include "layout.h"
+
+const struct py_debug_desc py_debug_314 = {
+	.name = "3.14",
+	.minor = 0x030E0000u,
+	.words = 95,
+	.owner_max = 4,
+	.flags = PY_L_TAGGED_CODE,
+
+	.rt_interp_head = 5,
+	.is_next = 8,
+	.is_threads_head = 9,
+	.ts_size = 22,
+	.ts_next = 24,
+	.ts_interp = 25,
+	.ts_current_frame = 26,
+	.ts_thread_id = 27,
+	.ts_native_tid = 28,
+	.ts_chunk = 29,
+	.fr_size = 31,
+	.fr_previous = 32,
+	.fr_executable = 33,
+	.fr_instr_ptr = 34,
+	.fr_owner = 36,
+	.fr_tlbc_index = 38,
+	.co_size = 39,
+	.co_filename = 40,
+	.co_name = 41,
+	.co_qualname = 42,
+	.co_linetable = 43,
+	.co_firstlineno = 44,
+	.co_code_adaptive = 48,
+	.co_tlbc = 49,
+	.ob_type = 51,
+	.tuple_ob_size = 58,
+	.bytes_ob_size = 75,
+	.bytes_ob_sval = 76,
+	.str_state = 78,
+	.str_length = 79,
+	.str_ascii_size = 80,
+};
