@@ -91,6 +91,40 @@ static uint32_t version__from_api(const struct elf_file *ef)
 	return 0;
 }
 
+/*
+ * The full version of a 3.8-3.10, where the symbol table is there to say
+ * it: Py_GetVersion() fills its static buffer ("3.9.18 (main, ...") at
+ * start-up for sys.version.  Stripped binaries keep major.minor only.
+ */
+static uint32_t version__micro(struct py_target *t, const struct elf_file *ef,
+			       uint64_t bias, uint32_t version)
+{
+	uint64_t addr, size;
+	char buf[64];
+	unsigned major, minor, micro;
+	char tag[3] = "";
+	unsigned serial = 0;
+
+	if ((elf_file__symbol(ef, "version.0", &addr, &size) &&
+	     elf_file__symbol(ef, "version", &addr, &size)) ||
+	    size != 250 ||
+	    mem__read(&t->mem, bias + addr, buf, sizeof(buf) - 1))
+		return version;
+	buf[sizeof(buf) - 1] = '\0';
+	int n = sscanf(buf, "%u.%u.%u%2[abrc]%u", &major, &minor, &micro, tag,
+		       &serial);
+	if (n < 3 || major != 3 || minor != ((version >> 16) & 0xff) ||
+	    micro > 255 || serial > 15)
+		return version;
+	unsigned level = !strcmp(tag, "a")    ? 0xa
+			 : !strcmp(tag, "b")  ? 0xb
+			 : !strcmp(tag, "rc") ? 0xc
+					      : 0xf;
+	if (level == 0xf)
+		serial = 0;
+	return (version & 0xffff0000u) | micro << 8 | level << 4 | serial;
+}
+
 static bool path__is_libpython(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -148,8 +182,11 @@ static int target__try(struct py_target *t, const struct candidate *c)
 		if (!elf_file__read(ef, addr, &v, sizeof(v)))
 			t->version = (uint32_t)v;
 	}
-	if (!t->version)
+	if (!t->version) {
 		t->version = version__from_api(ef);
+		if (t->version)
+			t->version = version__micro(t, ef, bias, t->version);
+	}
 	if (!t->version)
 		t->version = version__from_name(c->map->path);
 	if (!elf_file__symbol(ef, "PyCode_Type", &addr, &size))

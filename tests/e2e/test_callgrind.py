@@ -244,9 +244,9 @@ def check(tap, it, d):
 
     inc = annotate(["--inclusive=yes", "--threshold=100", path], neutral)
     costs = function_costs(inc.stdout)
-    want = ["rec:%d" % defs["rec"], "A.__init__:%d" % defs["A.__init__"],
-            "B.__init__:%d" % defs["B.__init__"], "step:%d" % defs["step"],
-            "step:%d" % defs["step#2"], "größe:%d" % defs["größe"]]
+    want = ["%s:%d" % (common.py_name(it, q.split("#")[0]), defs[q])
+            for q in ("rec", "A.__init__", "B.__init__", "step", "step#2",
+                      "größe")]
     missing = [w for w in want if "%s:%s" % (script, w) not in costs]
     tap.ok(clean(inc) and not missing,
            "%s: --inclusive=yes lists %s as separate functions"

@@ -274,7 +274,10 @@ def traces(out):
     return blocks
 
 
-def check_go(tap, name, go, out, script, marks, total):
+def check_go(tap, it, name, go, out, script, marks, total):
+    def q(qualname):
+        return common.py_name(it, qualname)
+
     if go.missing:
         for what in ("reads it without error or warning",
                      "totals match the file", "functions have files "
@@ -311,7 +314,7 @@ def check_go(tap, name, go, out, script, marks, total):
 
     for fname, mark in (("A.__init__", "a_init"), ("B.__init__", "b_init"),
                         ("größe", "groesse"), ("rec", "rec_self")):
-        want = (fname, script, marks[mark], marks[mark] - 1
+        want = (q(fname), script, marks[mark], marks[mark] - 1
                 if fname != "rec" else marks["rec_leaf"] - 2)
         tap.ok(want in locs.values(),
                name + ": -raw shows %s in %s at line %d, starting at %d" % (
@@ -325,7 +328,7 @@ def check_go(tap, name, go, out, script, marks, total):
     # flat flat% sum% cum cum% name
     shown = set(re.findall(r"^[ \t]*\S+[ \t]+\S+%[ \t]+\S+%[ \t]+\S+[ \t]+"
                            r"\S+%[ \t]+(.+)$", top, re.M))
-    tap.ok({"<module>", "größe", "A.__init__", "B.__init__"} <= shown
+    tap.ok({"<module>", "größe", q("A.__init__"), q("B.__init__")} <= shown
            and "<unknown>" not in top,
            name + ": -top shows <module> and größe intact, no <unknown>",
            sorted(shown))
@@ -337,7 +340,7 @@ def check_go(tap, name, go, out, script, marks, total):
             for l, names in blocks if "worker" in names
             and re.search(r"thread_id:\s+(\d+)", l)}
     mtid = {re.search(r"thread_id:\s+(\d+)", l).group(1)
-            for l, names in blocks if "A.__init__" in names
+            for l, names in blocks if q("A.__init__") in names
             and re.search(r"thread_id:\s+(\d+)", l)}
     unlabelled = [names for l, names in blocks if "thread_id" not in l]
     tap.ok(len(wtid) == 1 and len(mtid) == 1 and wtid != mtid
@@ -348,7 +351,7 @@ def check_go(tap, name, go, out, script, marks, total):
                                                  unlabelled[:2]))
     if len(wtid) == 1:
         rc, top, err = go("-top", "-tagfocus=thread_id=%s" % min(wtid), out)
-        tap.ok(rc == 0 and "größe" in top and "A.__init__" not in top,
+        tap.ok(rc == 0 and "größe" in top and q("A.__init__") not in top,
                name + ": -tagfocus on the worker's thread_id keeps its "
                "stacks only", top[-800:])
     else:
@@ -374,6 +377,9 @@ def check_speedscope(tap, name, out, want):
 
 
 def check_shapes(tap, it, go):
+    def q(qualname):
+        return common.py_name(it, qualname)
+
     name = common.label(it)
     d = common.tmpdir()
     stem = os.path.join(d, "prof")
@@ -422,8 +428,8 @@ def check_shapes(tap, it, go):
 
     # Functions per code object, locations per line, stacks leaf first.
     fns = {(f["name"], f["filename"], f["start_line"]) for f in p.functions}
-    want = {("A.__init__", script, marks["a_init"] - 1),
-            ("B.__init__", script, marks["b_init"] - 1),
+    want = {(q("A.__init__"), script, marks["a_init"] - 1),
+            (q("B.__init__"), script, marks["b_init"] - 1),
             ("step", script, marks["step_one"] - 1),
             ("step", script, marks["step_two"] - 1),
             ("größe", script, marks["groesse"] - 1),
@@ -448,14 +454,14 @@ def check_shapes(tap, it, go):
     tap.ok(all(any(k == "thread_id" and n for k, _, n in labels)
                for _, _, labels in sts)
            and len(tids.get("worker", ())) == 1
-           and len(tids.get("A.__init__", ())) == 1
-           and tids["worker"] != tids["A.__init__"],
+           and len(tids.get(q("A.__init__"), ())) == 1
+           and tids["worker"] != tids[q("A.__init__")],
            name + ": every sample has a thread_id label, one per thread",
-           {k: tids.get(k) for k in ("worker", "A.__init__")})
+           {k: tids.get(k) for k in ("worker", q("A.__init__"))})
 
-    check_go(tap, name, go, out, script, marks, total)
+    check_go(tap, it, name, go, out, script, marks, total)
     check_speedscope(tap, name, out,
-                     {"A.__init__", "B.__init__", "größe", "rec", "step",
+                     {q("A.__init__"), q("B.__init__"), "größe", "rec", "step",
                       "worker", "<module>"})
 
 
@@ -474,7 +480,7 @@ def check_names(tap, it, go):
     tap.ok(not errs, name + ": the proto's invariants hold",
            "\n".join(errs))
     names = {f["name"] for f in p.functions}
-    missing = [n for n in WEIRD_NAMES if n not in names]
+    missing = [n for n in WEIRD_NAMES if common.py_name(it, n) not in names]
     tap.ok(not missing, name + ": quotes, backslashes, control characters, "
            "non-ASCII and ';' survive in function names",
            "missing %r" % missing)

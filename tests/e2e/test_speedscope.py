@@ -411,7 +411,10 @@ def check_shapes(tap, it):
            and len({m.group(1) for m in tids}) == 2,
            name + ": one profile per thread, named 'Thread <tid>'",
            [p["name"] for p in profiles])
-    main = find_profile(doc, "A.__init__")
+    def q(qualname):
+        return common.py_name(it, qualname)
+
+    main = find_profile(doc, q("A.__init__"))
     worker = find_profile(doc, "größe")
     tap.ok(len(main) == 1 and len(worker) == 1 and main != worker
            and find_profile(doc, "rec") == main,
@@ -436,7 +439,7 @@ def check_shapes(tap, it):
     for fname, mark in (("A.__init__", "a_init"), ("B.__init__", "b_init"),
                         ("rec", "rec_leaf"), ("rec", "rec_self"),
                         ("größe", "groesse"), ("worker", "worker_call")):
-        tap.ok(has(fname, marks[mark]),
+        tap.ok(has(q(fname), marks[mark]),
                name + ": frame %s at %s:%d (file and current line)" % (
                    fname, os.path.basename(script), marks[mark]),
                by_name.get(fname))
@@ -493,7 +496,7 @@ def check_names(tap, it):
            "\n".join(errs))
     frames = doc["shared"]["frames"]
     names = {f["name"] for f in frames}
-    missing = [n for n in WEIRD_NAMES if n not in names]
+    missing = [n for n in WEIRD_NAMES if common.py_name(it, n) not in names]
     tap.ok(not missing, name + ": quotes, backslashes, control characters, "
            "non-ASCII and ';' survive in frame names",
            "missing %r" % missing)

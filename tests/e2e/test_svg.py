@@ -479,7 +479,8 @@ def check_record(tap, it, d):
            "%s: title shows the command line" % what, title)
 
     # The workload's shapes, under the labels folded gives them.
-    want = ["rec", "größe", "A.__init__", "B.__init__", "burn", "worker"]
+    want = [common.py_name(it, n) for n in
+            ("rec", "größe", "A.__init__", "B.__init__", "burn", "worker")]
     absent = [n for n in want if not named(frames, n)]
     tap.ok(not absent, "%s: frames for %s" % (what, ", ".join(want)),
            "missing: %s" % absent)
@@ -526,7 +527,8 @@ def check_browser(tap, it, rec, d):
     if not chromium():
         tap.skip(what, "no chromium on PATH")
         return
-    names = ["rec", "größe", "A.__init__", "B.__init__", "burn", "worker"]
+    names = [common.py_name(it, n) for n in
+             ("rec", "größe", "A.__init__", "B.__init__", "burn", "worker")]
     out, diag = browse(rec["stem"] + ".svg", names, "rec", "burn", d)
     if not tap.ok(out is not None and not out.get("exception"),
                   "%s: the page loads and the test script ran" % what,

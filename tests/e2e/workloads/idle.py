@@ -8,4 +8,4 @@ def wait_here(secs):
 
 
 print("ready", flush=True)
-wait_here(float(sys.argv[1]) if len(sys.argv) > 1 else 3600)
+wait_here(float(sys.argv[1]) if len(sys.argv) > 1 else 3600)  # @call
