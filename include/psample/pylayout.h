@@ -115,6 +115,9 @@ struct py_layout {
 	uint32_t str_state;
 	uint32_t str_ascii_data; /* sizeof(PyASCIIObject) */
 	uint32_t str_compact_data; /* sizeof(PyCompactUnicodeObject) */
+	/* Where kind:3, compact:1, ascii:1 start in the state word: after
+	 * interned:2, or after a whole interned byte (free-threaded 3.14+) */
+	uint32_t str_kind_shift;
 	uint32_t bytes_size;
 	uint32_t bytes_data;
 };

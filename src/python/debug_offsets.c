@@ -144,6 +144,7 @@ int py_layout__from_debug(const struct py_debug_desc *d, const uint8_t *buf,
 	}
 
 	l->str_state = dbg__word(&g, d->str_state);
+	l->str_kind_shift = free_threaded && d->ft_interned_byte ? 8 : 2;
 	l->str_length = dbg__word(&g, d->str_length);
 	l->str_ascii_data = dbg__word(&g, d->str_ascii_size);
 	/* PyCompactUnicodeObject adds utf8_length and utf8 to the ASCII

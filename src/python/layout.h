@@ -31,6 +31,9 @@ struct py_debug_desc {
 	uint32_t words; /* sizeof(_Py_DebugOffsets) / 8 */
 	uint32_t owner_max; /* the highest enum _frameowner value */
 	uint32_t flags; /* PY_L_TAGGED_CODE where f_executable is tagged */
+	/* Free-threaded builds make the unicode state's interned field a
+	 * whole byte (3.14+): kind and compact start at bit 8, not 2. */
+	uint32_t ft_interned_byte;
 
 	uint16_t rt_interp_head;
 	uint16_t is_next, is_threads_head;

@@ -4,8 +4,9 @@
  * Word positions in 3.14's _Py_DebugOffsets (Include/internal/
  * pycore_debug_offsets.h).  New since 3.13: thread-local bytecode
  * (tlbc_index, co_tlbc; free-threaded builds only), a tagged
- * f_executable (_PyStackRef, low bit), and owners INTERPRETER (3) and
- * CSTACK (4), both shims.
+ * f_executable (_PyStackRef, low bit), owners INTERPRETER (3) and
+ * CSTACK (4), both shims, and in free-threaded builds a whole byte for the
+ * unicode state's interned field.
  */
 #include "layout.h"
 
@@ -15,6 +16,7 @@ const struct py_debug_desc py_debug_314 = {
 	.words = 95,
 	.owner_max = 4,
 	.flags = PY_L_TAGGED_CODE,
+	.ft_interned_byte = 1,
 
 	.rt_interp_head = 5,
 	.is_next = 8,

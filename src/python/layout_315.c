@@ -16,6 +16,7 @@ const struct py_debug_desc py_debug_315 = {
 	.words = 111,
 	.owner_max = 3,
 	.flags = PY_L_TAGGED_CODE,
+	.ft_interned_byte = 1,
 
 	.rt_interp_head = 5,
 	.is_next = 8,

@@ -1348,6 +1348,15 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 			/* Only if read from this thread_id's struct. */
 			bool ok = w->tid_off >= 0 && !th->tid_err &&
 				  th->tid_from == pt->thread_id && th->tid > 0;
+			if (!ok && w->tid_off >= 0 && pt->thread_id) {
+				/* A new thread (3.8 sets thread_id from the
+				 * thread itself once it runs): read it now. */
+				th->tid_err = mem__read(
+					&w->t->mem,
+					pt->thread_id + (uint32_t)w->tid_off,
+					&th->tid, sizeof(th->tid));
+				ok = !th->tid_err && th->tid > 0;
+			}
 			pt->tid = ok ? (pid_t)th->tid : 0;
 			th->tid_from = pt->thread_id;
 		}

@@ -188,6 +188,7 @@ static void test_314(void **state)
 	assert_int_equal(l.co_tlbc, 232);
 	assert_true(l.co_size >= 240);
 	assert_int_equal(l.str_compact_data, 40 + 16 + 16); /* ascii + utf8 fields */
+	assert_int_equal(l.str_kind_shift, 8); /* interned is a byte */
 }
 
 int main(void)
