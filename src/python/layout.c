@@ -42,8 +42,8 @@ const struct py_debug_desc *py_debug_desc__find(uint32_t version)
 {
 	uint32_t minor = version & 0xffff0000u;
 
-	for (size_t i = 0; i < sizeof(py_debug_descs) / sizeof(py_debug_descs[0]);
-	     i++)
+	for (size_t i = 0;
+	     i < sizeof(py_debug_descs) / sizeof(py_debug_descs[0]); i++)
 		if (py_debug_descs[i]->minor == minor)
 			return py_debug_descs[i];
 	return NULL;

@@ -176,8 +176,7 @@ static void wthread__free(struct wthread *th)
 	free(th);
 }
 
-static struct wthread *wthread__new(const struct py_layout *l,
-				    uint64_t tstate)
+static struct wthread *wthread__new(const struct py_layout *l, uint64_t tstate)
 {
 	struct wthread *th = calloc(1, sizeof(*th));
 	if (!th)
@@ -931,7 +930,8 @@ static int walker__plan(struct py_walker *w)
 			err |= walker__iov(w, th->cframe, th->cf,
 					   l->cf_current + 8);
 		if (w->tid_off >= 0 && th->tid_from)
-			err |= walker__iov(w, th->tid_from + (uint32_t)w->tid_off,
+			err |= walker__iov(w,
+					   th->tid_from + (uint32_t)w->tid_off,
 					   &th->tid, sizeof(th->tid));
 		for (uint32_t k = 0; k < th->nknown; k++)
 			err |= walker__iov(w, th->known[k],
@@ -1046,8 +1046,8 @@ static int walker__verify(struct py_walker *w, struct py_sample *s)
 	const struct py_layout *l = w->l;
 
 	for (uint32_t i = 0; i < s->nthreads; i++)
-		w->threads[i]->verify = !s->threads[i].err &&
-					s->threads[i].depth;
+		w->threads[i]->verify =
+			!s->threads[i].err && s->threads[i].depth;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		uint32_t pending = 0, j = 0;
 
@@ -1058,8 +1058,9 @@ static int walker__verify(struct py_walker *w, struct py_sample *s)
 			if (!th->verify)
 				continue;
 			if (th->chk_cap < pt->depth) {
-				uint8_t *b = realloc(th->chk, (size_t)pt->depth *
-								      l->fr_size);
+				uint8_t *b =
+					realloc(th->chk,
+						(size_t)pt->depth * l->fr_size);
 				if (!b)
 					return -ENOMEM;
 				th->chk = b;
@@ -1102,10 +1103,12 @@ static int walker__verify(struct py_walker *w, struct py_sample *s)
 					same = false;
 					continue;
 				}
-				pyframe__decode(l, th->chk + (size_t)k * l->fr_size,
-						&rf);
+				pyframe__decode(
+					l, th->chk + (size_t)k * l->fr_size,
+					&rf);
 				same = rf.code == r->code &&
-				       (rf.back == back || (last && pt->truncated)) &&
+				       (rf.back == back ||
+					(last && pt->truncated)) &&
 				       (k == 0 || rf.pos == r->pos);
 			}
 			if (same) {

@@ -174,7 +174,8 @@ char *py_str__read(struct py_target *t, uint64_t addr, uint32_t max, int *err)
 	int64_t len = (int64_t)py__u64(hdr, l->str_length);
 	uint32_t state = (uint32_t)py__i32(hdr, l->str_state);
 	uint32_t shift = l->str_kind_shift ? l->str_kind_shift : 2;
-	uint32_t kind = (state >> shift) & 7, compact = (state >> (shift + 3)) & 1;
+	uint32_t kind = (state >> shift) & 7,
+		 compact = (state >> (shift + 3)) & 1;
 	uint32_t ascii = (state >> (shift + 4)) & 1;
 
 	if (len < 0 || !compact || (kind != 1 && kind != 2 && kind != 4)) {

@@ -264,7 +264,8 @@ static int target__layout(struct py_target *t)
 	if (t->layout)
 		return 0;
 	if (!t->version)
-		snprintf(version_hint, sizeof(version_hint), "of an unknown version");
+		snprintf(version_hint, sizeof(version_hint),
+			 "of an unknown version");
 	else if (d && t->debug_offsets)
 		snprintf(version_hint, sizeof(version_hint),
 			 "%s, a pre-release whose layout psample does not know",

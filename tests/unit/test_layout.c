@@ -116,9 +116,9 @@ static void test_absurd(void **state)
 	(void)state;
 	fill_313(w);
 	/* Too short to hold the struct. */
-	assert_int_equal(py_layout__from_debug(&py_debug_313, (uint8_t *)w,
-					       72 * 8, &l),
-			 -PS_EBADLAYOUT);
+	assert_int_equal(
+		py_layout__from_debug(&py_debug_313, (uint8_t *)w, 72 * 8, &l),
+		-PS_EBADLAYOUT);
 	/* owner outside the frame. */
 	w[33] = 80;
 	assert_int_equal(py_layout__from_debug(&py_debug_313, (uint8_t *)w,
@@ -187,7 +187,8 @@ static void test_314(void **state)
 	assert_int_equal(l.fr_tlbc, 72);
 	assert_int_equal(l.co_tlbc, 232);
 	assert_true(l.co_size >= 240);
-	assert_int_equal(l.str_compact_data, 40 + 16 + 16); /* ascii + utf8 fields */
+	assert_int_equal(l.str_compact_data,
+			 40 + 16 + 16); /* ascii + utf8 fields */
 	assert_int_equal(l.str_kind_shift, 8); /* interned is a byte */
 }
 

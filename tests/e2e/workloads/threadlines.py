@@ -5,10 +5,10 @@ import json
 import threading
 
 
-def call_line(func, needle):
+def call_line(func, *needles):
     lines, first = inspect.getsourcelines(func)
     for i, text in enumerate(lines):
-        if needle in text:
+        if any(n in text for n in needles):
             return first + i
     return None
 
@@ -16,8 +16,9 @@ def call_line(func, needle):
 print(json.dumps({
     "file": threading.__file__,
     "Thread.run": call_line(threading.Thread.run, "self._target("),
+    # 3.14 runs the thread inside its context: self._context.run(self.run)
     "Thread._bootstrap_inner": call_line(threading.Thread._bootstrap_inner,
-                                         "self.run()"),
+                                         "self.run()", "(self.run)"),
     "Thread._bootstrap": call_line(threading.Thread._bootstrap,
                                    "self._bootstrap_inner()"),
 }))
