@@ -111,6 +111,12 @@ def check_namespace(tap, it):
     if os.geteuid() != 0 or not unshare:
         tap.skip(what, "needs root and unshare (util-linux)")
         return
+    probe = subprocess.run([unshare, "-m", "--propagation", "private",
+                            "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        tap.skip(what, "unshare -m is not allowed here: %s"
+                 % probe.stderr.strip()[-200:])
+        return
     exe = os.path.realpath(it.path)
     prefix = os.path.dirname(os.path.dirname(exe))  # .../bin/python -> ...
     env = dict(os.environ, PREFIX=prefix, SCRIPT=IDLE,
