@@ -173,12 +173,10 @@ static int folded__labels(struct folded *fw, const struct trie *t,
 	return 0;
 }
 
-static int folded__line(struct folded *fw, const struct trie *t, uint32_t id,
-			FILE *out)
+/* fw->line = node id's stack, root first, NUL-terminated. */
+static int folded__stack(struct folded *fw, const struct trie *t, uint32_t id)
 {
-	const struct trie_node *node = trie__node(t, id);
 	size_t depth = 0;
-	int err;
 
 	for (uint32_t n = id; n; n = trie__node(t, n)->parent) {
 		if (depth == fw->stack_cap) {
@@ -192,21 +190,35 @@ static int folded__line(struct folded *fw, const struct trie *t, uint32_t id,
 		}
 		fw->stack[depth++] = n;
 	}
-
 	fw->line.len = 0;
 	while (depth--) {
 		uint32_t frame = trie__node(t, fw->stack[depth])->frame;
 		size_t len = fw->off[frame + 1] - fw->off[frame];
+		int err = outbuf__reserve(&fw->line, len + 1);
 
-		err = outbuf__reserve(&fw->line, len + 1);
 		if (err)
 			return err;
 		memcpy(fw->line.p + fw->line.len, fw->text.p + fw->off[frame],
 		       len);
 		fw->line.len += len;
-		fw->line.p[fw->line.len++] = depth ? ';' : ' ';
+		fw->line.p[fw->line.len++] = depth ? ';' : '\0';
 	}
-	err = buf__printf_u64(&fw->line, "%" PRIu64 "\n", node->self);
+	return 0;
+}
+
+/* Write node id's line: its stack, root first, then its own count. */
+static int folded__line(struct folded *fw, const struct trie *t, uint32_t id,
+			FILE *out)
+{
+	int err = folded__stack(fw, t, id);
+
+	if (err)
+		return err;
+	/* id > 0 has a frame, so the stack ends in its NUL: the separator
+	 * before the count. */
+	fw->line.p[fw->line.len - 1] = ' ';
+	err = buf__printf_u64(&fw->line, "%" PRIu64 "\n",
+			      trie__node(t, id)->self);
 	if (err)
 		return err;
 	if (fwrite(fw->line.p, 1, fw->line.len, out) != fw->line.len)
@@ -272,39 +284,6 @@ struct diff {
 	size_t n;
 	size_t cap;
 };
-
-/* fw->line = node id's stack, root first, NUL-terminated. */
-static int folded__stack(struct folded *fw, const struct trie *t, uint32_t id)
-{
-	size_t depth = 0;
-
-	for (uint32_t n = id; n; n = trie__node(t, n)->parent) {
-		if (depth == fw->stack_cap) {
-			size_t cap = fw->stack_cap ? fw->stack_cap * 2 : 64;
-			uint32_t *p = realloc(fw->stack, cap * sizeof(*p));
-
-			if (!p)
-				return -ENOMEM;
-			fw->stack = p;
-			fw->stack_cap = cap;
-		}
-		fw->stack[depth++] = n;
-	}
-	fw->line.len = 0;
-	while (depth--) {
-		uint32_t frame = trie__node(t, fw->stack[depth])->frame;
-		size_t len = fw->off[frame + 1] - fw->off[frame];
-		int err = outbuf__reserve(&fw->line, len + 1);
-
-		if (err)
-			return err;
-		memcpy(fw->line.p + fw->line.len, fw->text.p + fw->off[frame],
-		       len);
-		fw->line.len += len;
-		fw->line.p[fw->line.len++] = depth ? ';' : '\0';
-	}
-	return 0;
-}
 
 /* Append every stack of t with samples of its own as side which. */
 static int diff__collect(struct diff *d, const struct trie *t, int which,
