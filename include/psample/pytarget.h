@@ -25,7 +25,6 @@ struct py_target {
 	const struct py_layout *layout; /* a table entry, or layout_buf */
 	struct py_layout layout_buf; /* 3.13+: read from the target */
 	bool debug_offsets; /* _PyRuntime starts with _Py_DebugOffsets */
-	bool free_threaded; /* a free-threaded (no-GIL) build */
 	uint32_t version; /* PY_VERSION_HEX */
 	char version_str[32]; /* "3.11.7", "3.13.0rc2" */
 	uint64_t runtime; /* &_PyRuntime in the target */

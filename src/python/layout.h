@@ -58,7 +58,9 @@ const struct py_debug_desc *py_debug_desc__find(uint32_t version);
 
 /*
  * Fill *out from the _Py_DebugOffsets in buf (len bytes, at least
- * d->words * 8), as described by d.  free_threaded is the header's flag.
+ * d->words * 8), as described by d; the header's free_threaded flag
+ * decides whether per-thread bytecode and the byte-wide interned field
+ * apply.
  * -PS_EBADLAYOUT when an offset is absurd (outside its struct, or beyond
  * what psample reads at once).
  */

@@ -168,14 +168,13 @@ static int target__try(struct py_target *t, const struct candidate *c)
 
 	/* Version: debug offsets (live), then Py_Version (file), then the
 	 * exported API, then the name. */
-	uint8_t head[24];
+	uint8_t head[16];
 	t->version = 0;
 	t->debug_offsets = false;
 	if (!mem__read(&t->mem, t->runtime, head, sizeof(head)) &&
 	    !memcmp(head, "xdebugpy", 8)) {
 		memcpy(&t->version, head + 8, sizeof(t->version));
 		t->debug_offsets = true;
-		t->free_threaded = py__u64(head, 16) != 0;
 	}
 	if (!t->version && !elf_file__symbol(ef, "Py_Version", &addr, &size)) {
 		uint64_t v = 0;
@@ -336,8 +335,6 @@ int py_target__open(pid_t pid, struct py_target **out)
 			break;
 		}
 		if (r == 2) {
-			py_version__format(t->version, t->version_str,
-					   sizeof(t->version_str));
 			snprintf(version_hint, sizeof(version_hint), "%u.%u",
 				 t->version >> 24, (t->version >> 16) & 0xff);
 			if (!t->version)
