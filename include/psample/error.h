@@ -21,6 +21,7 @@ enum ps_error {
 	PS_ETOODEEP, /* a walk hit its bound */
 	PS_EBADFORMAT, /* unknown output format */
 	PS_EBADPROFILE, /* an input profile is truncated, corrupt or foreign */
+	PS_ENOGIL, /* a free-threaded interpreter: there is no GIL to read */
 	PS_ELAST,
 };
 

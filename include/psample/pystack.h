@@ -39,11 +39,18 @@ struct py_thread {
 	bool truncated; /* deeper than PY_MAX_DEPTH */
 	uint32_t depth;
 	struct py_frame *frames; /* innermost first */
+	/* threading.Thread.name, NULL if unknown (not a threading thread,
+	 * or not read yet).  Cached by the walker; valid until the next
+	 * sample. */
+	const char *name;
+	int8_t gil; /* 1 holds the GIL at this sample, 0 not, -1 unknown */
 };
 
 struct py_sample {
 	uint32_t nthreads;
 	struct py_thread *threads;
+	int8_t gc; /* 1 the interpreter is collecting garbage, 0 not,
+		      -1 unknown */
 };
 
 struct py_walker_stats {
@@ -73,5 +80,12 @@ void py_walker__free(struct py_walker *w);
 int py_walker__sample(struct py_walker *w, const struct py_sample **out);
 
 const struct py_walker_stats *py_walker__stats(const struct py_walker *w);
+
+/*
+ * Whether py_thread.gil can be read for this target: 0, -PS_ENOGIL on a
+ * free-threaded build, -PS_EUNSUPPORTED where the version's GIL state is
+ * not known to psample.
+ */
+int py_walker__gil_support(const struct py_walker *w);
 
 #endif

@@ -23,6 +23,13 @@ struct cli_opts {
 	bool json;
 	bool quiet;
 	char **argv; /* record: the command */
+	/* Sampling: see struct sampler_opts. */
+	int mode; /* enum sampler_mode */
+	bool idle;
+	bool no_gc;
+	bool blocking;
+	bool poisson;
+	bool subprocesses;
 };
 
 extern volatile sig_atomic_t cli_stop;
@@ -69,5 +76,6 @@ int cli__convert(struct cli_opts *o);
 int cli__diff(struct cli_opts *o);
 int cli__attach(struct cli_opts *o);
 int cli__dump(struct cli_opts *o);
+int cli__top(struct cli_opts *o);
 
 #endif

@@ -11,6 +11,7 @@
 #include "psample/error.h"
 #include "psample/proc.h"
 #include "psample/pytarget.h"
+#include "psample/sampler.h"
 #include "cli.h"
 
 #define PSAMPLE_VERSION "0.1.0"
@@ -90,6 +91,8 @@ static void usage(FILE *f)
 		"usage: psample record [options] -- COMMAND [ARG...]\n"
 		"       psample attach --pid PID [options]\n"
 		"       psample dump --pid PID [--json]\n"
+		"       psample top --pid PID | top [options] -- COMMAND "
+		"[ARG...]\n"
 		"       psample convert IN.psample... -f FORMAT[,FORMAT] "
 		"[-o OUT] [options]\n"
 		"       psample diff BASE.psample NEW.psample [-o diff.svg] "
@@ -107,6 +110,19 @@ static void usage(FILE *f)
 		"      --function       aggregate by function, not by line\n"
 		"      --full-paths     do not shorten file paths\n"
 		"  -q, --quiet          no summary or table on stderr\n"
+		"      --mode MODE      wall (default: every thread), cpu "
+		"(threads on a CPU),\n"
+		"                       gil (the GIL holder), memory (RSS "
+		"growth per stack)\n"
+		"      --idle           keep idle threads in cpu mode; mark "
+		"idle samples <idle>\n"
+		"      --no-gc          no <GC> frame while Python collects "
+		"garbage\n"
+		"      --subprocesses   sample Python child processes too\n"
+		"      --blocking       stop Python threads while reading "
+		"them (ptrace)\n"
+		"      --poisson        random (exponential) intervals with "
+		"the rate as mean\n"
 		"dump options:\n"
 		"  -p, --pid PID        the process\n"
 		"      --json           JSON instead of text\n"
@@ -127,7 +143,18 @@ static int parse_double(const char *s, double *out)
 	return 0;
 }
 
-enum { OPT_THREADS = 256, OPT_FUNCTION, OPT_FULL_PATHS, OPT_JSON };
+enum {
+	OPT_THREADS = 256,
+	OPT_FUNCTION,
+	OPT_FULL_PATHS,
+	OPT_JSON,
+	OPT_MODE,
+	OPT_IDLE,
+	OPT_NO_GC,
+	OPT_BLOCKING,
+	OPT_POISSON,
+	OPT_SUBPROCESSES,
+};
 
 static const struct option long_opts[] = {
 	{"pid", required_argument, NULL, 'p'},
@@ -139,6 +166,12 @@ static const struct option long_opts[] = {
 	{"function", no_argument, NULL, OPT_FUNCTION},
 	{"full-paths", no_argument, NULL, OPT_FULL_PATHS},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"mode", required_argument, NULL, OPT_MODE},
+	{"idle", no_argument, NULL, OPT_IDLE},
+	{"no-gc", no_argument, NULL, OPT_NO_GC},
+	{"blocking", no_argument, NULL, OPT_BLOCKING},
+	{"poisson", no_argument, NULL, OPT_POISSON},
+	{"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -190,6 +223,28 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 		case OPT_FUNCTION: o->function = true; break;
 		case OPT_FULL_PATHS: o->full_paths = true; break;
 		case OPT_JSON: o->json = true; break;
+		case OPT_MODE:
+			if (!strcmp(optarg, "wall")) {
+				o->mode = SAMPLER_WALL;
+			} else if (!strcmp(optarg, "cpu")) {
+				o->mode = SAMPLER_CPU;
+			} else if (!strcmp(optarg, "gil")) {
+				o->mode = SAMPLER_GIL;
+			} else if (!strcmp(optarg, "memory")) {
+				o->mode = SAMPLER_MEMORY;
+			} else {
+				fprintf(stderr,
+					"psample: bad mode: %s (wall, cpu, "
+					"gil or memory)\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case OPT_IDLE: o->idle = true; break;
+		case OPT_NO_GC: o->no_gc = true; break;
+		case OPT_BLOCKING: o->blocking = true; break;
+		case OPT_POISSON: o->poisson = true; break;
+		case OPT_SUBPROCESSES: o->subprocesses = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -224,6 +279,8 @@ int main(int argc, char **argv)
 		return cli__convert(&o);
 	if (!strcmp(cmd, "diff"))
 		return cli__diff(&o);
+	if (!strcmp(cmd, "top") && (o.argv[0] || !o.pid))
+		return cli__top(&o);
 	if (!strcmp(cmd, "record")) {
 		if (!o.argv[0]) {
 			fprintf(stderr, "psample: record needs a command: "
@@ -237,6 +294,8 @@ int main(int argc, char **argv)
 			o.argv[0]);
 		return PS_EXIT_USAGE;
 	}
+	if (!strcmp(cmd, "top"))
+		return cli__top(&o);
 	if (!strcmp(cmd, "attach") || !strcmp(cmd, "dump")) {
 		if (!o.pid) {
 			fprintf(stderr, "psample: %s needs --pid PID\n", cmd);

@@ -247,6 +247,12 @@ const struct py_walker_stats *py_walker__stats(const struct py_walker *w)
 	return &w->stats;
 }
 
+int py_walker__gil_support(const struct py_walker *w)
+{
+	(void)w;
+	return -PS_EUNSUPPORTED;
+}
+
 static int walker__iov(struct py_walker *w, uint64_t addr, void *buf,
 		       size_t len)
 {
@@ -1338,6 +1344,7 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 	}
 	w->sample.threads = w->out;
 	w->sample.nthreads = w->nthreads;
+	w->sample.gc = -1;
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
 		struct py_thread *pt = &w->out[i];
@@ -1345,6 +1352,8 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 		pt->interp_index = th->interp_index;
 		pt->interp = w->interps[th->interp_index].addr;
 		pt->thread_id = py__u64(th->ts, w->l->ts_thread_id);
+		pt->name = NULL;
+		pt->gil = -1;
 		if (w->l->flags & PY_L_NATIVE_TID) {
 			pt->tid = (pid_t)py__u64(th->ts, w->l->ts_native_tid);
 		} else {

@@ -208,7 +208,9 @@ int sampler__run(struct py_target *t, struct trie *trie,
 				}
 				if (!th->depth)
 					continue;
-				const char *name = names__get(names, th->tid);
+				const char *name =
+					th->name ? th->name
+						 : names__get(names, th->tid);
 				err = sampler__add_stack(trie, th, name);
 				if (err)
 					break;

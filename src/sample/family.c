@@ -1,0 +1,3 @@
+/*
+ * family.c - the processes a run samples.  Being written.
+ */
