@@ -45,6 +45,23 @@ enum py_layout_flags {
 	/* per-thread copies of the bytecode (free-threaded 3.14+): a frame's
 	 * position may point into co_tlbc[tlbc_index], not co_code */
 	PY_L_TLBC = 1u << 10,
+	/* the GIL is a _gil_runtime_state inside _PyRuntime at rt_gil
+	 * (3.8-3.11), else interp->ceval.gil points to it (3.12+) */
+	PY_L_GIL_IN_RUNTIME = 1u << 11,
+	/* the GC state is inside _PyRuntime (3.8), else the interpreter */
+	PY_L_GC_IN_RUNTIME = 1u << 12,
+	/* free-threaded build: no GIL to hold */
+	PY_L_FREE_THREADED = 1u << 13,
+	/* dict keys objects have dk_log2_size and one- or three-word
+	 * entries by kind (3.11+), else dk_size and three-word entries */
+	PY_L_DICT_LOG2 = 1u << 14,
+	/* instances of Py_TPFLAGS_MANAGED_DICT types keep their dict (or
+	 * values) before the object, at managed_dict (3.11+) */
+	PY_L_MANAGED_DICT = 1u << 15,
+	/* the managed word is a dict, or values tagged with bit 0 (3.12) */
+	PY_L_DICT_OR_VALUES = 1u << 16,
+	/* Py_TPFLAGS_INLINE_VALUES: values follow the object (3.13+) */
+	PY_L_INLINE_VALUES = 1u << 17,
 };
 
 /* Read sizes are bounded so a layout can never ask for huge reads. */
@@ -120,6 +137,26 @@ struct py_layout {
 	uint32_t str_kind_shift;
 	uint32_t bytes_size;
 	uint32_t bytes_data;
+
+	/* GIL and GC state, read in every sample's batch */
+	uint32_t rt_gil; /* PY_L_GIL_IN_RUNTIME: _PyRuntime.ceval.gil */
+	uint32_t is_gil; /* else: interp->ceval.gil, a pointer */
+	uint32_t gil_holder; /* _gil_runtime_state.last_holder */
+	uint32_t gil_locked; /* _gil_runtime_state.locked, an int */
+	uint32_t gc_collecting; /* in _PyRuntime or the interpreter; 0
+				   unknown */
+
+	/* Instance attributes: Thread._name (read when a thread is new) */
+	uint32_t fr_localsplus; /* the frame's first local, self */
+	uint32_t tp_flags;
+	uint32_t tp_basicsize;
+	uint32_t tp_dictoffset;
+	uint32_t ht_cached_keys; /* PyHeapTypeObject: split-table keys */
+	uint32_t dict_keys; /* PyDictObject.ma_keys */
+	uint32_t dict_values; /* PyDictObject.ma_values */
+	uint32_t values_data; /* values[0] in a PyDictValues: 0, 8 (3.13+) */
+	int32_t managed_dict; /* PY_L_MANAGED_DICT: from the object */
+	int32_t managed_values; /* 3.11: the values pointer, from the object */
 };
 
 /* A frame as its bytes say, before any validation. */

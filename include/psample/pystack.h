@@ -63,6 +63,7 @@ struct py_walker_stats {
 	uint64_t returned; /* frames dropped: returned while being read */
 	uint64_t recopied; /* walked in the newest chunk's second copy */
 	uint64_t bad_frames; /* frames that did not validate */
+	uint64_t name_reads; /* thread names read (a few reads each) */
 };
 
 struct py_walker;

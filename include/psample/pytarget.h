@@ -30,6 +30,11 @@ struct py_target {
 	uint64_t runtime; /* &_PyRuntime in the target */
 	uint64_t code_type; /* &PyCode_Type in the target */
 	uint64_t frame_type; /* &PyFrame_Type in the target */
+	/* &PyUnicode_Type, &PyDict_Type, &PyType_Type: what thread names
+	 * are checked against (0: names are not read) */
+	uint64_t str_type;
+	uint64_t dict_type;
+	uint64_t type_type;
 	bool shared; /* _PyRuntime is in libpython, not the exe */
 	char binary[4096]; /* that file's path, as the target sees it */
 };

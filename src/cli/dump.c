@@ -1,6 +1,9 @@
 /*
  * dump.c - `psample dump`: every thread's Python stack, now, as text in
- * the shape of a Python traceback (innermost frame first) or as JSON.
+ * the shape of a Python traceback (innermost frame first) or as JSON,
+ * with each thread's threading name, which thread holds the GIL and
+ * whether the interpreter is collecting garbage, where the walker can
+ * tell.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,6 +73,11 @@ static void json__str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+static const char *tristate(int8_t v)
+{
+	return v < 0 ? "null" : v ? "true" : "false";
+}
+
 static const char *thread__state(pid_t pid, pid_t tid)
 {
 	if (!tid)
@@ -85,12 +93,18 @@ static void dump__text(const struct py_target *t, const struct py_sample *s,
 {
 	printf("Process %d: %s\nPython %s (%s)\n", (int)t->pid, cmdline,
 	       t->version_str, t->binary);
+	if (s->gc == 1)
+		printf("Collecting garbage\n");
 	for (uint32_t i = 0; i < s->nthreads; i++) {
 		const struct py_thread *th = &s->threads[i];
 		printf("\nThread %d (%s)", (int)th->tid,
 		       thread__state(t->pid, th->tid));
+		if (th->name)
+			printf(" \"%s\"", th->name);
 		if (th->interp_index)
 			printf(" [interpreter %u]", th->interp_index);
+		if (th->gil == 1)
+			printf(" (holds the GIL)");
 		printf("\n");
 		if (th->err) {
 			printf("  (stack unreadable: %s)\n",
@@ -119,7 +133,7 @@ static void dump__json(const struct py_target *t, const struct py_sample *s,
 	json__str(stdout, t->binary);
 	printf(", \"cmdline\": ");
 	json__str(stdout, cmdline);
-	printf(", \"threads\": [");
+	printf(", \"gc\": %s, \"threads\": [", tristate(s->gc));
 	for (uint32_t i = 0; i < s->nthreads; i++) {
 		const struct py_thread *th = &s->threads[i];
 		printf("%s\n  {\"tid\": %d, \"thread_id\": %llu, "
@@ -129,6 +143,12 @@ static void dump__json(const struct py_target *t, const struct py_sample *s,
 		       (unsigned long long)th->thread_id, th->interp_index,
 		       thread__state(t->pid, th->tid),
 		       th->truncated ? "true" : "false");
+		printf("\"name\": ");
+		if (th->name)
+			json__str(stdout, th->name);
+		else
+			printf("null");
+		printf(", \"gil\": %s, ", tristate(th->gil));
 		if (th->err) {
 			printf("\"error\": ");
 			json__str(stdout, ps_strerror(th->err));

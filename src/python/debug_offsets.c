@@ -60,6 +60,71 @@ static uint32_t max4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
 	return m > d ? m : d;
 }
 
+/*
+ * GIL and GC state: optional.  A value that does not fit its struct
+ * leaves the feature unknown (0) rather than refusing the layout.
+ */
+static void debug__gil_gc(const struct py_debug_desc *d, const struct dbg *in,
+			  struct py_layout *l)
+{
+	struct dbg g = {.buf = in->buf, .len = in->len};
+	uint32_t is, ptr, gil, locked, holder, gc, coll;
+
+	if (!d->is_size)
+		return;
+	is = dbg__word(&g, d->is_size);
+	ptr = dbg__field(&g, d->is_ceval_gil, is, 8);
+	gil = dbg__field(&g, d->is_gil_state, is, 24);
+	locked = dbg__field(&g, d->is_gil_locked, is, 4);
+	holder = dbg__field(&g, d->is_gil_holder, is, 8);
+	/* The holder and the lock word are fields of the _gil_runtime_state
+	 * that ceval.gil points to: keep their place within it. */
+	if (!g.bad && locked >= gil && holder >= gil && locked - gil < 256 &&
+	    holder - gil < 256) {
+		l->is_gil = ptr;
+		l->gil_locked = locked - gil;
+		l->gil_holder = holder - gil;
+	}
+	g.bad = 0;
+	gc = dbg__field(&g, d->is_gc, is, 8);
+	coll = dbg__word(&g, d->gc_collecting);
+	if (!g.bad && gc + coll + 4 <= is)
+		l->gc_collecting = gc + coll;
+}
+
+/* Thread names: optional too; fr_localsplus 0 turns them off. */
+static void debug__names(const struct py_debug_desc *d, const struct dbg *in,
+			 uint32_t fr, bool free_threaded, struct py_layout *l)
+{
+	struct dbg g = {.buf = in->buf, .len = in->len};
+	uint32_t flags, ls;
+
+	if (!d->fr_localsplus)
+		return;
+	ls = dbg__field(&g, d->fr_localsplus, fr, 8);
+	flags = dbg__word(&g, d->tp_flags);
+	/* PyVarObject's ob_size follows ob_type, then tp_name, then
+	 * tp_basicsize. */
+	l->tp_basicsize = d->tp_basicsize ? dbg__word(&g, d->tp_basicsize)
+					  : l->ob_type + 24;
+	l->tp_dictoffset = d->tp_dictoffset ? dbg__word(&g, d->tp_dictoffset)
+					    : flags + d->dictoffset_after_flags;
+	l->ht_cached_keys = d->ht_cached_keys
+				    ? dbg__word(&g, d->ht_cached_keys)
+				    : flags + d->cached_keys_after_flags;
+	l->dict_keys = dbg__word(&g, d->dict_keys);
+	l->dict_values = dbg__word(&g, d->dict_values);
+	if (g.bad || !flags || l->tp_basicsize >= flags ||
+	    l->ht_cached_keys > 4096 || l->dict_keys > 128 ||
+	    l->dict_values > 128)
+		return;
+	l->tp_flags = flags;
+	l->fr_localsplus = ls;
+	l->values_data = d->values_data;
+	l->managed_dict = free_threaded ? d->managed_dict_ft : d->managed_dict;
+	l->flags |= PY_L_DICT_LOG2 | PY_L_MANAGED_DICT | PY_L_INLINE_VALUES;
+}
+
 int py_layout__from_debug(const struct py_debug_desc *d, const uint8_t *buf,
 			  size_t len, struct py_layout *l)
 {
@@ -154,6 +219,11 @@ int py_layout__from_debug(const struct py_debug_desc *d, const uint8_t *buf,
 				      : l->str_ascii_data + 16;
 	l->bytes_size = dbg__word(&g, d->bytes_ob_size);
 	l->bytes_data = dbg__word(&g, d->bytes_ob_sval);
+
+	if (free_threaded)
+		l->flags |= PY_L_FREE_THREADED;
+	debug__gil_gc(d, &g, l);
+	debug__names(d, &g, fr, free_threaded != 0, l);
 
 	if (g.bad || l->ts_size > PY_MAX_READ || l->fr_size > PY_MAX_READ ||
 	    l->co_size > PY_MAX_READ || l->str_compact_data > 128 ||

@@ -47,6 +47,24 @@ struct py_debug_desc {
 	uint16_t tuple_ob_size; /* PyVarObject.ob_size, as in a tuple */
 	uint16_t bytes_ob_size, bytes_ob_sval;
 	uint16_t str_state, str_length, str_ascii_size, str_compact_size;
+
+	/* GIL and GC: the interpreter's ceval.gil pointer, its own
+	 * _gil_runtime_state and that struct's fields (as offsets in the
+	 * interpreter), and the interpreter's gc state. */
+	uint16_t is_size, is_gc, is_ceval_gil, is_gil_state, is_gil_locked,
+		is_gil_holder, gc_collecting;
+	/* Thread names: the frame's locals, the type and dict fields. */
+	uint16_t fr_localsplus, tp_flags, dict_keys, dict_values;
+	uint16_t tp_basicsize, tp_dictoffset, ht_cached_keys; /* 3.15+ */
+	/* Where the version does not give them: bytes from tp_flags to
+	 * tp_dictoffset and to PyHeapTypeObject.ht_cached_keys (the same
+	 * in GIL and free-threaded builds: only the header before
+	 * tp_flags grows). */
+	uint16_t dictoffset_after_flags, cached_keys_after_flags;
+	/* MANAGED_DICT_OFFSET in GIL and free-threaded builds, and where
+	 * values[0] sits in a PyDictValues. */
+	int16_t managed_dict, managed_dict_ft;
+	uint16_t values_data;
 };
 
 extern const struct py_debug_desc py_debug_313;

@@ -5,6 +5,9 @@
  * pycore_frame.h and Include/cpython/code.h, checked by self-inspection
  * on 3.11.2 (Debian, static and debug) and 3.11.7 (shared libpython).
  * Debug builds (Py_DEBUG without Py_TRACE_REFS) share this layout.
+ * GIL (_PyRuntime.ceval.gil), GC (interp->gc), localsplus and the
+ * type/dict offsets thread names use: offsetof() against 3.11.7's
+ * headers (Py_BUILD_CORE), checked on 3.11.7, 3.11.2 and 3.11.2-dbg.
  */
 #include "psample/linetable.h"
 #include "psample/pylayout.h"
@@ -13,7 +16,8 @@
 const struct py_layout py_layout_311 = {
 	.name = "3.11",
 	.flags = PY_L_CFRAME | PY_L_INSTR_PTR | PY_L_NATIVE_TID |
-		 PY_L_QUALNAME | PY_L_CHUNKS | PY_L_OWNER,
+		 PY_L_QUALNAME | PY_L_CHUNKS | PY_L_OWNER |
+		 PY_L_GIL_IN_RUNTIME | PY_L_DICT_LOG2 | PY_L_MANAGED_DICT,
 	.linetable = PY_LINETABLE_LOCATIONS,
 
 	.rt_interp_head = 40,
@@ -67,4 +71,19 @@ const struct py_layout py_layout_311 = {
 	.str_compact_data = 72,
 	.bytes_size = 16,
 	.bytes_data = 32,
+
+	.rt_gil = 360, /* _PyRuntime.ceval.gil */
+	.gil_holder = 8,
+	.gil_locked = 16,
+	.gc_collecting = 848, /* interp->gc.collecting */
+
+	.fr_localsplus = 72,
+	.tp_flags = 168,
+	.tp_basicsize = 32,
+	.tp_dictoffset = 288,
+	.ht_cached_keys = 872,
+	.dict_keys = 32,
+	.dict_values = 40,
+	.managed_dict = -24, /* dict; values at -32 */
+	.managed_values = -32,
 };

@@ -6,6 +6,9 @@
  * 3.12.1 (shared libpython).  Like 3.11, with the fields moved, a real
  * co_framesize, shim frames (owner CSTACK) at the base of each C-level
  * activation, and compact strings without wstr.
+ * GIL (interp->ceval.gil, a pointer), GC (interp->gc), localsplus and
+ * the type/dict offsets thread names use: offsetof() against 3.12.1's
+ * headers (Py_BUILD_CORE), checked on a running 3.12.1.
  */
 #include "psample/linetable.h"
 #include "psample/pylayout.h"
@@ -14,7 +17,8 @@
 const struct py_layout py_layout_312 = {
 	.name = "3.12",
 	.flags = PY_L_CFRAME | PY_L_INSTR_PTR | PY_L_NATIVE_TID |
-		 PY_L_QUALNAME | PY_L_CHUNKS | PY_L_OWNER | PY_L_STR_NO_WSTR,
+		 PY_L_QUALNAME | PY_L_CHUNKS | PY_L_OWNER | PY_L_STR_NO_WSTR |
+		 PY_L_DICT_LOG2 | PY_L_MANAGED_DICT | PY_L_DICT_OR_VALUES,
 	.linetable = PY_LINETABLE_LOCATIONS,
 
 	.rt_interp_head = 40,
@@ -63,4 +67,18 @@ const struct py_layout py_layout_312 = {
 	.str_compact_data = 56,
 	.bytes_size = 16,
 	.bytes_data = 32,
+
+	.is_gil = 384, /* interp->ceval.gil */
+	.gil_holder = 8,
+	.gil_locked = 16,
+	.gc_collecting = 312, /* interp->gc.collecting */
+
+	.fr_localsplus = 72,
+	.tp_flags = 168,
+	.tp_basicsize = 32,
+	.tp_dictoffset = 288,
+	.ht_cached_keys = 880,
+	.dict_keys = 32,
+	.dict_values = 40,
+	.managed_dict = -24, /* PyDictOrValues */
 };

@@ -6,6 +6,9 @@
  * _PyRuntime.  The frame owners are THREAD, GENERATOR, FRAME_OBJECT and
  * CSTACK (3, a shim whose f_executable is None); f_executable is a plain
  * pointer.
+ * GIL, GC and thread-name words: offsetof(_Py_DebugOffsets) against
+ * the 3.13.0 and 3.13t headers; the type-field distances from tp_flags
+ * and MANAGED_DICT_OFFSET from the same headers.
  */
 #include "layout.h"
 
@@ -44,4 +47,22 @@ const struct py_debug_desc py_debug_313 = {
 	.str_state = 68,
 	.str_length = 69,
 	.str_ascii_size = 70,
+
+	/* GIL, GC, thread names */
+	.is_size = 6,
+	.is_gc = 10,
+	.is_ceval_gil = 14,
+	.is_gil_state = 15,
+	.is_gil_locked = 17,
+	.is_gil_holder = 18,
+	.gc_collecting = 72,
+	.fr_localsplus = 32,
+	.tp_flags = 49,
+	.dict_keys = 57,
+	.dict_values = 58,
+	.dictoffset_after_flags = 120,
+	.cached_keys_after_flags = 712,
+	.managed_dict = -24,
+	.managed_dict_ft = -8,
+	.values_data = 8,
 };

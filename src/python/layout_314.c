@@ -7,6 +7,9 @@
  * f_executable (_PyStackRef, low bit), owners INTERPRETER (3) and
  * CSTACK (4), both shims, and in free-threaded builds a whole byte for the
  * unicode state's interned field.
+ * GIL, GC and thread-name words: offsetof(_Py_DebugOffsets) against
+ * the 3.14.10 and 3.14.7t headers; the type-field distances from tp_flags
+ * and MANAGED_DICT_OFFSET from the same headers.
  */
 #include "layout.h"
 
@@ -49,4 +52,22 @@ const struct py_debug_desc py_debug_314 = {
 	.str_state = 78,
 	.str_length = 79,
 	.str_ascii_size = 80,
+
+	/* GIL, GC, thread names */
+	.is_size = 6,
+	.is_gc = 11,
+	.is_ceval_gil = 15,
+	.is_gil_state = 16,
+	.is_gil_locked = 18,
+	.is_gil_holder = 19,
+	.gc_collecting = 82,
+	.fr_localsplus = 35,
+	.tp_flags = 55,
+	.dict_keys = 67,
+	.dict_values = 68,
+	.dictoffset_after_flags = 120,
+	.cached_keys_after_flags = 712,
+	.managed_dict = -24,
+	.managed_dict_ft = -8,
+	.values_data = 8,
 };

@@ -7,6 +7,9 @@
  * the last-profiled-frame fields before thread_id, the owners are THREAD,
  * GENERATOR, FRAME_OBJECT and INTERPRETER (CSTACK is gone), and
  * f_executable carries two tag bits.
+ * GIL, GC and thread-name words: offsetof(_Py_DebugOffsets) against
+ * the 3.15.2 headers; the type-field distances from tp_flags
+ * and MANAGED_DICT_OFFSET from the same headers.
  */
 #include "layout.h"
 
@@ -50,4 +53,23 @@ const struct py_debug_desc py_debug_315 = {
 	.str_length = 91,
 	.str_ascii_size = 92,
 	.str_compact_size = 93,
+
+	/* GIL, GC, thread names */
+	.is_size = 6,
+	.is_gc = 11,
+	.is_ceval_gil = 15,
+	.is_gil_state = 16,
+	.is_gil_locked = 18,
+	.is_gil_holder = 19,
+	.gc_collecting = 95,
+	.fr_localsplus = 43,
+	.tp_flags = 63,
+	.dict_keys = 79,
+	.dict_values = 80,
+	.tp_basicsize = 64,
+	.tp_dictoffset = 65,
+	.ht_cached_keys = 67,
+	.managed_dict = -24,
+	.managed_dict_ft = -8,
+	.values_data = 8,
 };

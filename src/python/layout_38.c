@@ -5,6 +5,9 @@
  * Include/code.h, checked by self-inspection on 3.8.18 (shared
  * libpython).  Frames are heap PyFrameObjects linked by f_back; f_lasti
  * counts bytes; there is no qualname and no native thread id.
+ * GIL (_PyRuntime.ceval.gil), GC (_PyRuntime.gc), f_localsplus and
+ * the type/dict offsets thread names use: offsetof() against 3.8.18's
+ * headers (Py_BUILD_CORE), checked on a running 3.8.18.
  */
 #include "psample/linetable.h"
 #include "psample/pylayout.h"
@@ -12,7 +15,8 @@
 
 const struct py_layout py_layout_38 = {
 	.name = "3.8",
-	.flags = PY_L_LASTI_BYTES | PY_L_FRAME_OBJECT,
+	.flags = PY_L_LASTI_BYTES | PY_L_FRAME_OBJECT | PY_L_GIL_IN_RUNTIME |
+		 PY_L_GC_IN_RUNTIME,
 	.linetable = PY_LINETABLE_LNOTAB,
 
 	.rt_interp_head = 32,
@@ -45,4 +49,17 @@ const struct py_layout py_layout_38 = {
 	.str_compact_data = 72,
 	.bytes_size = 16,
 	.bytes_data = 32,
+
+	.rt_gil = 1152, /* _PyRuntime.ceval.gil */
+	.gil_holder = 8,
+	.gil_locked = 16,
+	.gc_collecting = 544, /* _PyRuntime.gc.collecting */
+
+	.fr_localsplus = 360,
+	.tp_flags = 168,
+	.tp_basicsize = 32,
+	.tp_dictoffset = 288,
+	.ht_cached_keys = 872,
+	.dict_keys = 32,
+	.dict_values = 40,
 };

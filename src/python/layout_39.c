@@ -6,6 +6,9 @@
  * 3.9.18 (shared libpython).  3.8's layout with _PyRuntime shrunk (the
  * interpreter list head stays at 32): frames are heap PyFrameObjects
  * linked by f_back, f_lasti counts bytes, no qualname, no native tid.
+ * GIL (_PyRuntime.ceval.gil), GC (interp->gc), f_localsplus and the
+ * type/dict offsets thread names use: offsetof() against 3.9.18's
+ * headers (Py_BUILD_CORE), checked on a running 3.9.18.
  */
 #include "psample/linetable.h"
 #include "psample/pylayout.h"
@@ -13,7 +16,7 @@
 
 const struct py_layout py_layout_39 = {
 	.name = "3.9",
-	.flags = PY_L_LASTI_BYTES | PY_L_FRAME_OBJECT,
+	.flags = PY_L_LASTI_BYTES | PY_L_FRAME_OBJECT | PY_L_GIL_IN_RUNTIME,
 	.linetable = PY_LINETABLE_LNOTAB,
 
 	.rt_interp_head = 32,
@@ -46,4 +49,17 @@ const struct py_layout py_layout_39 = {
 	.str_compact_data = 72,
 	.bytes_size = 16,
 	.bytes_data = 32,
+
+	.rt_gil = 352, /* _PyRuntime.ceval.gil */
+	.gil_holder = 8,
+	.gil_locked = 16,
+	.gc_collecting = 816, /* interp->gc.collecting */
+
+	.fr_localsplus = 360,
+	.tp_flags = 168,
+	.tp_basicsize = 32,
+	.tp_dictoffset = 288,
+	.ht_cached_keys = 864,
+	.dict_keys = 32,
+	.dict_values = 40,
 };

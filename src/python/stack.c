@@ -26,10 +26,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "psample/error.h"
 #include "psample/proc.h"
 #include "psample/pystack.h"
+#include "threadname.h"
 
 #define MAX_CHUNKS 64
 #define CHUNK_MAX_READ (1u << 20)
@@ -45,6 +47,10 @@
 /* Where struct pthread keeps the kernel tid is looked for this far. */
 #define PTHREAD_SCAN 2048
 #define GLIBC_TID_OFFSET 0x2d0 /* glibc 2.2x-2.3x on x86-64 */
+/* A thread's cached name is read again this often (threads may rename
+ * themselves), and a failed read retried after NAME_RETRY_NS. */
+#define NAME_REFRESH_NS 1000000000ll
+#define NAME_RETRY_NS 100000000ll
 
 struct chunk {
 	uint64_t addr;
@@ -109,6 +115,17 @@ struct wthread {
 	uint8_t *chk; /* chk_cap frames of fr_size */
 	uint32_t chk_cap;
 	bool verify; /* still to be checked this sample */
+	/* Frames walked this sample before unstarted ones were dropped:
+	 * raw[raw_depth - 1] is the outermost frame. */
+	uint32_t raw_depth;
+	/* The thread's name, cached for as long as the same thread (by
+	 * thread_id and tid) owns this thread state, and read again every
+	 * NAME_REFRESH_NS. */
+	bool name_tried, name_ok;
+	uint64_t name_thread_id;
+	pid_t name_tid;
+	int64_t name_at;
+	char name[PY_NAME_MAX + 1];
 };
 
 struct winterp {
@@ -116,6 +133,13 @@ struct winterp {
 	uint64_t next;
 	uint64_t head;
 	uint32_t first, nthreads; /* its threads in w->threads */
+	/* 3.12+: where ceval.gil pointed at the last look, that pointer as
+	 * the batch read it, and the GIL's state; the gc state.  iv_*: the
+	 * batch's iovecs for them, -1 none. */
+	uint64_t gil, gil_now, holder;
+	int32_t locked, collecting;
+	int32_t iv_gil, iv_gc;
+	bool gil_ok;
 };
 
 struct seen {
@@ -152,6 +176,12 @@ struct py_walker {
 	/* Offset of the kernel tid in struct pthread: -1 not looked for
 	 * yet, -2 not found (tids are then 0). */
 	int32_t tid_off;
+
+	/* 3.8-3.11: the one GIL, in _PyRuntime; 3.8: the gc state too. */
+	uint64_t rt_holder;
+	int32_t rt_locked, rt_collecting;
+	int32_t iv_rt_gil, iv_rt_gc;
+	int8_t rt_gil_ok, gc; /* as the last batch read them */
 
 	struct py_thread *out;
 	struct py_sample sample;
@@ -247,10 +277,22 @@ const struct py_walker_stats *py_walker__stats(const struct py_walker *w)
 	return &w->stats;
 }
 
+/* Whether the layout says where the GIL's holder and lock word are. */
+static bool layout__has_gil(const struct py_layout *l)
+{
+	if (l->flags & PY_L_FREE_THREADED)
+		return false;
+	if (!l->gil_locked)
+		return false;
+	return (l->flags & PY_L_GIL_IN_RUNTIME) ? l->rt_gil != 0
+						: l->is_gil != 0;
+}
+
 int py_walker__gil_support(const struct py_walker *w)
 {
-	(void)w;
-	return -PS_EUNSUPPORTED;
+	if (w->l->flags & PY_L_FREE_THREADED)
+		return -PS_ENOGIL;
+	return layout__has_gil(w->l) ? 0 : -PS_EUNSUPPORTED;
 }
 
 static int walker__iov(struct py_walker *w, uint64_t addr, void *buf,
@@ -363,6 +405,10 @@ static int walker__relist(struct py_walker *w)
 		    (err = mem__read_u64(m, interp + l->is_threads_head, &ts)))
 			goto fail;
 		wi->head = ts;
+		wi->gil = 0;
+		if (layout__has_gil(l) && !(l->flags & PY_L_GIL_IN_RUNTIME) &&
+		    mem__read_u64(m, interp + l->is_gil, &wi->gil))
+			wi->gil = 0; /* read in the next batch instead */
 		for (uint32_t i = 0; i < w->ninterps; i++) {
 			if (w->interps[i].addr == interp) {
 				err = -PS_ECORRUPT; /* a cycle */
@@ -914,6 +960,54 @@ static int walker__end(struct py_walker *w, struct wthread *th, int copy)
 	       walker__iov(w, th->tstate + l->ts_top, &th->end[copy].top, 8);
 }
 
+/*
+ * The GIL and GC words, last in the batch: a few bytes each, so they
+ * cost no call of their own.  Before 3.12 the GIL is one struct in
+ * _PyRuntime; from 3.12 each interpreter's ceval.gil points to the GIL it
+ * uses (its own, or the main interpreter's), and the pointer is read
+ * again with it in case it moved.
+ */
+static int walker__plan_state(struct py_walker *w)
+{
+	const struct py_layout *l = w->l;
+	bool gil = layout__has_gil(l);
+	int err = 0;
+
+	w->iv_rt_gil = w->iv_rt_gc = -1;
+	if (gil && (l->flags & PY_L_GIL_IN_RUNTIME)) {
+		uint64_t g = w->t->runtime + l->rt_gil;
+		w->iv_rt_gil = (int32_t)w->niov;
+		err |= walker__iov(w, g + l->gil_holder, &w->rt_holder, 8);
+		err |= walker__iov(w, g + l->gil_locked, &w->rt_locked, 4);
+	}
+	if (l->gc_collecting && (l->flags & PY_L_GC_IN_RUNTIME)) {
+		w->iv_rt_gc = (int32_t)w->niov;
+		err |= walker__iov(w, w->t->runtime + l->gc_collecting,
+				   &w->rt_collecting, 4);
+	}
+	for (uint32_t i = 0; i < w->ninterps; i++) {
+		struct winterp *wi = &w->interps[i];
+		wi->iv_gil = wi->iv_gc = -1;
+		if (gil && !(l->flags & PY_L_GIL_IN_RUNTIME)) {
+			wi->iv_gil = (int32_t)w->niov;
+			err |= walker__iov(w, wi->addr + l->is_gil,
+					   &wi->gil_now, 8);
+			if (wi->gil) {
+				err |= walker__iov(w, wi->gil + l->gil_holder,
+						   &wi->holder, 8);
+				err |= walker__iov(w, wi->gil + l->gil_locked,
+						   &wi->locked, 4);
+			}
+		}
+		if (l->gc_collecting && !(l->flags & PY_L_GC_IN_RUNTIME)) {
+			wi->iv_gc = (int32_t)w->niov;
+			err |= walker__iov(w, wi->addr + l->gc_collecting,
+					   &wi->collecting, 4);
+		}
+	}
+	return err;
+}
+
 static int walker__plan(struct py_walker *w)
 {
 	const struct py_layout *l = w->l;
@@ -987,6 +1081,7 @@ static int walker__plan(struct py_walker *w)
 		err |= walker__iov(w, c->addr, th->recheck, c->size);
 		err |= walker__end(w, th, 1);
 	}
+	err |= walker__plan_state(w);
 	return err ? -ENOMEM : 0;
 }
 
@@ -1035,6 +1130,44 @@ static void walker__collect(struct py_walker *w)
 			j = walker__end_err(w, th, 1, j);
 		}
 	}
+	w->rt_gil_ok = w->iv_rt_gil >= 0 && !w->iov[w->iv_rt_gil].err &&
+		       !w->iov[w->iv_rt_gil + 1].err;
+	w->gc = -1;
+	if (w->iv_rt_gc >= 0 && !w->iov[w->iv_rt_gc].err)
+		w->gc = w->rt_collecting != 0;
+	for (uint32_t i = 0; i < w->ninterps; i++) {
+		struct winterp *wi = &w->interps[i];
+		int32_t v = wi->iv_gil;
+		if (wi->iv_gc >= 0 && !w->iov[wi->iv_gc].err &&
+		    (wi->collecting != 0) > w->gc)
+			w->gc = wi->collecting != 0;
+		wi->gil_ok = false;
+		if (v < 0 || w->iov[v].err)
+			continue;
+		if (wi->gil_now != wi->gil) {
+			/* Moved (or not known yet): the words read were not
+			 * the GIL's; use the new pointer from the next
+			 * sample on. */
+			wi->gil = wi->gil_now;
+			continue;
+		}
+		wi->gil_ok =
+			wi->gil && !w->iov[v + 1].err && !w->iov[v + 2].err;
+	}
+}
+
+/* Whether the thread holds the GIL, as the batch read it: 1, 0, -1. */
+static int8_t walker__gil(const struct py_walker *w, const struct wthread *th)
+{
+	if (w->iv_rt_gil >= 0) {
+		if (!w->rt_gil_ok)
+			return -1;
+		return w->rt_locked && w->rt_holder == th->tstate;
+	}
+	const struct winterp *wi = &w->interps[th->interp_index];
+	if (!wi->gil_ok)
+		return -1;
+	return wi->locked && wi->holder == th->tstate;
 }
 
 /*
@@ -1304,9 +1437,82 @@ static void walker__resolve(struct py_walker *w, struct py_sample *s)
 				w->hot[w->nhot++] = a;
 			}
 		}
+		th->raw_depth = pt->depth;
 		if (pt->depth)
 			wthread__unstarted(w, th, pt);
 	}
+}
+
+/* Whether code is threading.Thread._bootstrap or _bootstrap_inner, whose
+ * self is the thread's Thread object. */
+static bool code__is_bootstrap(const struct py_code *c)
+{
+	const char *base = strrchr(c->filename, '/');
+
+	base = base ? base + 1 : c->filename;
+	return !strcmp(base, "threading.py") &&
+	       (!strcmp(c->name, "_bootstrap") ||
+		!strcmp(c->name, "_bootstrap_inner"));
+}
+
+/*
+ * Name the thread: the cached name while the same thread owns the thread
+ * state and the name is fresh; else read Thread._name through the
+ * bootstrap frame's self.  The interpreter's main thread has no
+ * bootstrap frame: the process's main thread (tid == pid) is named
+ * "MainThread", threading's name for it.
+ */
+static void walker__name(struct py_walker *w, struct wthread *th,
+			 struct py_thread *pt, int64_t now)
+{
+	bool same = th->name_tried && th->name_thread_id == pt->thread_id &&
+		    th->name_tid == pt->tid;
+	uint64_t boot = 0;
+	int err;
+
+	if (same && now - th->name_at < NAME_REFRESH_NS)
+		goto out;
+	/* Outermost frames only: a deeper _bootstrap is not a thread's. */
+	for (uint32_t m = 0; m < 2 && m < pt->depth && !pt->err &&
+			     !pt->truncated && m < th->raw_depth;
+	     m++) {
+		if (code__is_bootstrap(pt->frames[pt->depth - 1 - m].code))
+			boot = th->raw[th->raw_depth - 1 - m].addr;
+	}
+	if (!boot) {
+		if (same)
+			goto out; /* not visible now: keep what was read */
+		th->name_ok = pt->tid && pt->tid == w->t->pid;
+		if (th->name_ok)
+			strcpy(th->name, "MainThread");
+		/* Cheap to try again: nothing was read. */
+		th->name_tried = th->name_ok;
+		th->name_at = now;
+		th->name_thread_id = pt->thread_id;
+		th->name_tid = pt->tid;
+		goto out;
+	}
+	uint64_t self;
+	char name[PY_NAME_MAX + 1];
+	w->stats.name_reads++;
+	err = py_frame__self(w->t, boot, &self);
+	if (!err)
+		err = py_thread__name(w->t, self, name);
+	if (!err) {
+		memcpy(th->name, name, sizeof(name));
+		th->name_ok = true;
+		th->name_at = now;
+	} else {
+		/* Keep the old name of the same thread through a failed
+		 * read; try again soon. */
+		th->name_ok = same && th->name_ok;
+		th->name_at = now - NAME_REFRESH_NS + NAME_RETRY_NS;
+	}
+	th->name_tried = true;
+	th->name_thread_id = pt->thread_id;
+	th->name_tid = pt->tid;
+out:
+	pt->name = th->name_ok ? th->name : NULL;
 }
 
 int py_walker__sample(struct py_walker *w, const struct py_sample **out)
@@ -1344,7 +1550,7 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 	}
 	w->sample.threads = w->out;
 	w->sample.nthreads = w->nthreads;
-	w->sample.gc = -1;
+	w->sample.gc = w->gc;
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
 		struct py_thread *pt = &w->out[i];
@@ -1353,7 +1559,7 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 		pt->interp = w->interps[th->interp_index].addr;
 		pt->thread_id = py__u64(th->ts, w->l->ts_thread_id);
 		pt->name = NULL;
-		pt->gil = -1;
+		pt->gil = walker__gil(w, th);
 		if (w->l->flags & PY_L_NATIVE_TID) {
 			pt->tid = (pid_t)py__u64(th->ts, w->l->ts_native_tid);
 		} else {
@@ -1380,6 +1586,11 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 	if ((err = walker__code_headers(w, &w->sample)))
 		return err;
 	walker__resolve(w, &w->sample);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (uint32_t i = 0; i < w->nthreads; i++)
+		walker__name(w, w->threads[i], &w->out[i],
+			     (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec);
 	w->stats.samples++;
 	*out = &w->sample;
 	return 0;

@@ -192,6 +192,12 @@ static int target__try(struct py_target *t, const struct candidate *c)
 		t->code_type = bias + addr;
 	if (!elf_file__symbol(ef, "PyFrame_Type", &addr, &size))
 		t->frame_type = bias + addr;
+	if (!elf_file__symbol(ef, "PyUnicode_Type", &addr, &size))
+		t->str_type = bias + addr;
+	if (!elf_file__symbol(ef, "PyDict_Type", &addr, &size))
+		t->dict_type = bias + addr;
+	if (!elf_file__symbol(ef, "PyType_Type", &addr, &size))
+		t->type_type = bias + addr;
 	elf_file__free(ef);
 	if (!t->code_type)
 		return -PS_EBADLAYOUT;

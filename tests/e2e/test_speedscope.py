@@ -92,7 +92,7 @@ def start_named(name, target, args):
 
     def namer():
         name_thread(name)
-        t = threading.Thread(target=target, args=args)
+        t = threading.Thread(target=target, args=args, name=name)
         t.start()
         box.append(t)
     n = threading.Thread(target=namer)

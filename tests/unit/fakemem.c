@@ -357,11 +357,17 @@ static void *xcalloc(size_t n)
 
 struct fpy *fpy__new(void)
 {
-	struct fpy *p = xcalloc(sizeof(*p));
 	const struct py_layout *l = py_layout__find(0x030B07F0);
 
 	if (!l)
 		die("no 3.11 layout", 0);
+	return fpy__new_with(l);
+}
+
+struct fpy *fpy__new_with(const struct py_layout *l)
+{
+	struct fpy *p = xcalloc(sizeof(*p));
+
 	p->l = l;
 	p->fm = fakemem__new();
 	p->next_chunk = CHUNK_BASE;
@@ -375,6 +381,10 @@ struct fpy *fpy__new(void)
 	fakemem__map(p->fm, p->str_type, STATIC_SIZE);
 	p->bytes_type = STATIC_BASE + 0x30000;
 	fakemem__map(p->fm, p->bytes_type, STATIC_SIZE);
+	p->type_type = STATIC_BASE + 0x40000;
+	fakemem__map(p->fm, p->type_type, STATIC_SIZE);
+	p->dict_type = STATIC_BASE + 0x50000;
+	fakemem__map(p->fm, p->dict_type, STATIC_SIZE);
 
 	p->t = xcalloc(sizeof(*p->t));
 	p->t->pid = 4242;
@@ -383,6 +393,9 @@ struct fpy *fpy__new(void)
 	snprintf(p->t->version_str, sizeof(p->t->version_str), "3.11.7");
 	p->t->runtime = p->runtime;
 	p->t->code_type = p->code_type;
+	p->t->str_type = p->str_type;
+	p->t->dict_type = p->dict_type;
+	p->t->type_type = p->type_type;
 	p->t->mem.pid = p->t->pid;
 	fakemem__attach(p->fm, &p->t->mem);
 
@@ -414,7 +427,14 @@ uint64_t fpy__interp(struct fpy *p)
 {
 	const struct py_layout *l = p->l;
 	uint64_t head = p->runtime + l->rt_interp_head;
-	uint64_t is = fakemem__alloc(p->fm, l->is_threads_head + 8);
+	uint32_t size = l->is_threads_head + 8;
+
+	/* Room for the GIL pointer and the gc state too. */
+	if (l->gc_collecting + 8 > size)
+		size = l->gc_collecting + 8;
+	if (l->is_gil + 8 > size)
+		size = l->is_gil + 8;
+	uint64_t is = fakemem__alloc(p->fm, size);
 
 	fakemem__w64(p->fm, is + l->is_next, fakemem__r64(p->fm, head));
 	fakemem__w64(p->fm, is + l->is_threads_head, 0);
@@ -773,4 +793,102 @@ void fpy__set_unit(struct fpy *p, struct fpy_thread *th, uint32_t i,
 	f->unit = unit;
 	fakemem__w64(p->fm, f->addr + l->fr_pos,
 		     f->code->addr + l->co_code + 2 * (int64_t)unit);
+}
+
+/* ---- objects: types, dicts, instances --------------------------------- */
+
+uint64_t fpy__type(struct fpy *p, uint64_t flags, uint64_t basicsize,
+		   int64_t dictoffset, uint64_t cached_keys)
+{
+	const struct py_layout *l = p->l;
+	uint64_t t = fakemem__alloc(p->fm, l->ht_cached_keys + 8);
+
+	fakemem__w64(p->fm, t + l->ob_type, p->type_type);
+	fakemem__w64(p->fm, t + l->tp_flags, flags);
+	fakemem__w64(p->fm, t + l->tp_basicsize, basicsize);
+	fakemem__w64(p->fm, t + l->tp_dictoffset, (uint64_t)dictoffset);
+	fakemem__w64(p->fm, t + l->ht_cached_keys, cached_keys);
+	return t;
+}
+
+uint64_t fpy__keys(struct fpy *p, const char *const *names,
+		   const uint64_t *values, uint32_t n, int kind)
+{
+	const struct py_layout *l = p->l;
+	uint32_t log2 = 3;
+	uint64_t k, entries, esize, ekey;
+
+	while ((1u << log2) * 2 < n * 3)
+		log2++;
+	if (l->flags & PY_L_DICT_LOG2) {
+		/* One-byte indices up to 128 slots. */
+		uint32_t log2ix = log2 < 8 ? log2 : log2 + 1;
+		esize = kind == 0 ? 24 : 16;
+		ekey = kind == 0 ? 8 : 0;
+		k = fakemem__alloc(p->fm, 32 + (1u << log2ix) + n * esize);
+		fakemem__w64(p->fm, k, 1);
+		fakemem__w8(p->fm, k + 8, (uint8_t)log2);
+		fakemem__w8(p->fm, k + 9, (uint8_t)log2ix);
+		fakemem__w8(p->fm, k + 10, (uint8_t)kind);
+		fakemem__w64(p->fm, k + 24, n);
+		entries = k + 32 + (1u << log2ix);
+	} else {
+		uint64_t size = 1u << log2;
+		uint64_t ix = size <= 0xff ? 1 : 2;
+		esize = 24;
+		ekey = 8;
+		k = fakemem__alloc(p->fm, 40 + size * ix + n * esize);
+		fakemem__w64(p->fm, k, 1);
+		fakemem__w64(p->fm, k + 8, size);
+		fakemem__w64(p->fm, k + 32, n);
+		entries = k + 40 + size * ix;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t e = entries + i * esize;
+		fakemem__w64(p->fm, e + ekey,
+			     names[i] ? fpy__str(p, names[i]) : 0);
+		fakemem__w64(p->fm, e + ekey + 8, values ? values[i] : 0);
+		if (esize == 24)
+			fakemem__w64(p->fm, e, 0x1234 + i); /* a hash */
+	}
+	return k;
+}
+
+uint64_t fpy__values(struct fpy *p, const uint64_t *values, uint32_t n)
+{
+	const struct py_layout *l = p->l;
+	uint64_t v = fakemem__alloc(p->fm, l->values_data + 8 * n);
+
+	if (l->values_data) {
+		/* capacity, size, embedded, valid */
+		fakemem__w8(p->fm, v, (uint8_t)n);
+		fakemem__w8(p->fm, v + 1, (uint8_t)n);
+		fakemem__w8(p->fm, v + 3, 1);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		fakemem__w64(p->fm, v + l->values_data + 8 * i, values[i]);
+	return v;
+}
+
+uint64_t fpy__dict(struct fpy *p, uint64_t keys, uint64_t values)
+{
+	const struct py_layout *l = p->l;
+	uint32_t len = (l->dict_keys > l->dict_values ? l->dict_keys
+						      : l->dict_values) +
+		       8;
+	uint64_t d = fakemem__alloc(p->fm, len);
+
+	fakemem__w64(p->fm, d + l->ob_type, p->dict_type);
+	fakemem__w64(p->fm, d + l->dict_keys, keys);
+	fakemem__w64(p->fm, d + l->dict_values, values);
+	return d;
+}
+
+uint64_t fpy__object(struct fpy *p, uint64_t type, uint32_t before,
+		     uint32_t size)
+{
+	uint64_t o = fakemem__alloc(p->fm, before + size) + before;
+
+	fakemem__w64(p->fm, o + p->l->ob_type, type);
+	return o;
 }

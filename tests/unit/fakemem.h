@@ -148,6 +148,8 @@ struct fpy {
 	uint64_t code_type;
 	uint64_t str_type;
 	uint64_t bytes_type;
+	uint64_t type_type;
+	uint64_t dict_type;
 	uint64_t interp; /* the first (main) interpreter */
 	uint64_t next_chunk; /* where the next chunk is mapped */
 	struct fpy_code *codes;
@@ -159,6 +161,8 @@ struct fpy {
 
 /* An image with _PyRuntime, PyCode_Type and one interpreter, no threads. */
 struct fpy *fpy__new(void);
+/* The same with another layout (objects only, or 3.11-shaped frames). */
+struct fpy *fpy__new_with(const struct py_layout *l);
 void fpy__free(struct fpy *p);
 
 /* Another interpreter, linked at the head of the runtime's list. */
@@ -220,5 +224,29 @@ void fpy__pop(struct fpy *p, struct fpy_thread *th);
 /* Move frame i (0 = outermost) to another code unit. */
 void fpy__set_unit(struct fpy *p, struct fpy_thread *th, uint32_t i,
 		   int32_t unit);
+
+/* ---- objects, for thread names ---------------------------------------- */
+
+/* A heap type (flags as tp_flags) whose metatype is type. */
+uint64_t fpy__type(struct fpy *p, uint64_t flags, uint64_t basicsize,
+		   int64_t dictoffset, uint64_t cached_keys);
+
+/*
+ * A keys object of the layout's family holding names[i] (NULL: a deleted
+ * entry) with values[i] (values NULL: a split table); kind is dk_kind
+ * (0 general, 1 unicode, 2 split) where the layout has one.
+ */
+uint64_t fpy__keys(struct fpy *p, const char *const *names,
+		   const uint64_t *values, uint32_t n, int kind);
+
+/* A values array (PyDictValues) holding values[0..n). */
+uint64_t fpy__values(struct fpy *p, const uint64_t *values, uint32_t n);
+
+/* A dict object with these keys and values (0: combined). */
+uint64_t fpy__dict(struct fpy *p, uint64_t keys, uint64_t values);
+
+/* An object of type with before bytes in front and size bytes in all. */
+uint64_t fpy__object(struct fpy *p, uint64_t type, uint32_t before,
+		     uint32_t size);
 
 #endif

@@ -138,6 +138,63 @@ static void test_absurd(void **state)
 			 -PS_EBADLAYOUT);
 }
 
+/*
+ * GIL, GC and the fields thread names need, as 3.13.0 wrote them (GIL
+ * build; offsetof() against its headers): optional, so absurd values
+ * switch the feature off instead of refusing the layout.
+ */
+static void test_313_state(void **state)
+{
+	uint64_t w[73];
+	struct py_layout l;
+
+	(void)state;
+	fill_313(w);
+	w[10] = 7400; /* gc */
+	w[14] = 16, w[15] = 7752, w[17] = 7768, w[18] = 7760; /* GIL */
+	w[49] = 168; /* tp_flags */
+	w[57] = 32, w[58] = 40; /* ma_keys, ma_values */
+	w[72] = 200; /* gc.collecting */
+	assert_int_equal(py_layout__from_debug(&py_debug_313, (uint8_t *)w,
+					       sizeof(w), &l),
+			 0);
+	assert_false(l.flags & (PY_L_GIL_IN_RUNTIME | PY_L_FREE_THREADED));
+	assert_int_equal(l.is_gil, 16);
+	assert_int_equal(l.gil_holder, 8);
+	assert_int_equal(l.gil_locked, 16);
+	assert_int_equal(l.gc_collecting, 7600);
+	assert_int_equal(l.fr_localsplus, 72);
+	assert_int_equal(l.tp_flags, 168);
+	assert_int_equal(l.tp_basicsize, 32);
+	assert_int_equal(l.tp_dictoffset, 288);
+	assert_int_equal(l.ht_cached_keys, 880);
+	assert_int_equal(l.dict_keys, 32);
+	assert_int_equal(l.dict_values, 40);
+	assert_int_equal(l.managed_dict, -24);
+	assert_int_equal(l.values_data, 8);
+	assert_true(l.flags & PY_L_INLINE_VALUES);
+
+	/* The lock word outside the interpreter: no GIL, still a layout. */
+	w[17] = 9000;
+	assert_int_equal(py_layout__from_debug(&py_debug_313, (uint8_t *)w,
+					       sizeof(w), &l),
+			 0);
+	assert_int_equal(l.is_gil, 0);
+	assert_int_equal(l.gc_collecting, 7600);
+	/* The gc state beyond it: no gc flag. */
+	w[72] = ~0ull;
+	assert_int_equal(py_layout__from_debug(&py_debug_313, (uint8_t *)w,
+					       sizeof(w), &l),
+			 0);
+	assert_int_equal(l.gc_collecting, 0);
+	/* The locals outside the frame: no thread names. */
+	w[32] = 4000;
+	assert_int_equal(py_layout__from_debug(&py_debug_313, (uint8_t *)w,
+					       sizeof(w), &l),
+			 0);
+	assert_int_equal(l.fr_localsplus, 0);
+}
+
 /* 3.14: the same values moved to 3.14's word positions. */
 static void fill_314(uint64_t *w, int free_threaded)
 {
@@ -190,14 +247,32 @@ static void test_314(void **state)
 	assert_int_equal(l.str_compact_data,
 			 40 + 16 + 16); /* ascii + utf8 fields */
 	assert_int_equal(l.str_kind_shift, 8); /* interned is a byte */
+	assert_true(l.flags & PY_L_FREE_THREADED);
+
+	/* Free-threaded 3.14.7, offsetof() against its headers: the type
+	 * fields follow a 16 bytes longer header, the managed dict sits
+	 * right before the object. */
+	w[11] = 7400, w[15] = 16, w[16] = 7808, w[18] = 7832, w[19] = 7824;
+	w[35] = 80, w[55] = 184, w[67] = 48, w[68] = 56, w[82] = 200;
+	w[31] = 88;
+	assert_int_equal(py_layout__from_debug(&py_debug_314, (uint8_t *)w,
+					       sizeof(w), &l),
+			 0);
+	assert_int_equal(l.fr_localsplus, 80);
+	assert_int_equal(l.tp_basicsize, 48);
+	assert_int_equal(l.tp_dictoffset, 304);
+	assert_int_equal(l.ht_cached_keys, 896);
+	assert_int_equal(l.managed_dict, -8);
+	assert_int_equal(l.gil_holder, 16);
+	assert_int_equal(l.gil_locked, 24);
+	assert_int_equal(l.gc_collecting, 7600);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_313),
-		cmocka_unit_test(test_absurd),
+		cmocka_unit_test(test_table),  cmocka_unit_test(test_313),
+		cmocka_unit_test(test_absurd), cmocka_unit_test(test_313_state),
 		cmocka_unit_test(test_314),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "psample/error.h"
 #include "psample/linetable.h"
 #include "psample/pystack.h"
 #include "fakemem.h"
+#include "threadname.h"
 
 #define LINES(...)                                                          \
 	(const struct fpy_line[]){__VA_ARGS__},                             \
@@ -1121,6 +1123,402 @@ static void test_thread_list_cycle(void **state)
 	world__fini(&x);
 }
 
+/* ---- (13) thread names, GIL and GC state ------------------------------ */
+
+#define TPF_INLINE_VALUES (1ull << 2)
+#define TPF_MANAGED_DICT (1ull << 4)
+#define TPF_HEAPTYPE (1ull << 9)
+
+/* Thread's attributes, in the order Thread.__init__ sets them. */
+static const char *const thread_keys[] = {"_target", "_name", "_args",
+					  "_kwargs", "_daemonic"};
+
+/*
+ * A 3.11 Thread instance named name: managed values before the object
+ * (at managed_values), keys shared through the type's ht_cached_keys.
+ * *value_slot: where the _name value pointer is.
+ */
+static uint64_t thread_obj_311(struct fpy *p, const char *name,
+			       uint64_t *value_slot)
+{
+	const struct py_layout *l = p->l;
+	uint64_t keys = fpy__keys(p, thread_keys, NULL, 5, 2);
+	uint64_t type =
+		fpy__type(p, TPF_HEAPTYPE | TPF_MANAGED_DICT, 16, 0, keys);
+	uint64_t vals[5] = {0, fpy__str(p, name), 0, 0, 0};
+	uint64_t values = fpy__values(p, vals, 5);
+	uint64_t obj = fpy__object(p, type, 32, 16);
+
+	fakemem__w64(p->fm, obj + (uint64_t)(int64_t)l->managed_values, values);
+	if (value_slot)
+		*value_slot = values + l->values_data + 8;
+	return obj;
+}
+
+/* Give th threading's bootstrap frames, self being obj. */
+static void push_bootstrap(struct fpy *p, struct fpy_thread *th, uint64_t obj)
+{
+	struct fpy_code *boot =
+		fpy__code(p, "/usr/lib/python3.11/threading.py", "_bootstrap",
+			  "Thread._bootstrap", 990, LINES({991, 4}));
+	struct fpy_code *inner = fpy__code(
+		p, "/usr/lib/python3.11/threading.py", "_bootstrap_inner",
+		"Thread._bootstrap_inner", 1000, LINES({1001, 4}));
+	struct fpy_frame *f = fpy__push(p, th, boot, 2);
+
+	fakemem__w64(p->fm, f->addr + p->l->fr_localsplus, obj);
+	f = fpy__push(p, th, inner, 3);
+	fakemem__w64(p->fm, f->addr + p->l->fr_localsplus, obj);
+}
+
+static void test_thread_names(void **state)
+{
+	struct fpy *p = fpy__new();
+	struct py_walker *w;
+	const struct py_sample *s;
+	uint64_t slot, calls;
+	struct fpy_code *run =
+		fpy__code(p, "app.py", "run", "Worker.run", 20, LINES({21, 3}));
+
+	(void)state;
+	/* A threading thread, a thread of another kind, the main thread. */
+	struct fpy_thread *t1 =
+		fpy__thread(p, p->interp, 1001, 0x7f0000001000ull, CHUNK_SIZE);
+	push_bootstrap(p, t1, thread_obj_311(p, "worker-1", &slot));
+	fpy__push(p, t1, run, 1);
+	struct fpy_thread *t2 =
+		fpy__thread(p, p->interp, 1002, 0x7f0000002000ull, CHUNK_SIZE);
+	fpy__push(p, t2, run, 1);
+	struct fpy_thread *tm = fpy__thread(p, p->interp, p->t->pid,
+					    0x7f0000003000ull, CHUNK_SIZE);
+	fpy__push(p, tm, run, 1);
+	assert_int_equal(py_walker__new(p->t, &w), 0);
+
+	s = sample_ok(w);
+	assert_string_equal(thread_of(s, t1)->name, "worker-1");
+	assert_null(thread_of(s, t2)->name);
+	assert_string_equal(thread_of(s, tm)->name, "MainThread");
+	assert_int_equal(thread_of(s, t1)->depth, 3);
+
+	/* Cached: the steady state is still one call per sample. */
+	uint64_t reads = py_walker__stats(w)->name_reads;
+	for (int i = 0; i < 3; i++) {
+		calls = p->t->mem.calls;
+		s = sample_ok(w);
+		assert_int_equal(p->t->mem.calls - calls, 1);
+		assert_string_equal(thread_of(s, t1)->name, "worker-1");
+	}
+	assert_int_equal(py_walker__stats(w)->name_reads, reads);
+
+	/* A rename shows within about a second. */
+	fakemem__w64(p->fm, slot, fpy__str(p, "renamed"));
+	struct timespec ts = {.tv_sec = 1, .tv_nsec = 50 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	s = sample_ok(w);
+	assert_string_equal(thread_of(s, t1)->name, "renamed");
+
+	/* Another thread on the same thread state (a new thread_id): its
+	 * name is read at once, not taken from the cache. */
+	fakemem__w64(p->fm, slot, fpy__str(p, "successor"));
+	fakemem__w64(p->fm, t1->ts + p->l->ts_thread_id, 0x7f0000009000ull);
+	s = sample_ok(w);
+	assert_string_equal(thread_of(s, t1)->name, "successor");
+
+	/* Long names are cut at PY_NAME_MAX bytes; control characters
+	 * become '?'. */
+	char longname[200];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	longname[3] = '\n';
+	fakemem__w64(p->fm, slot, fpy__str(p, longname));
+	fakemem__w64(p->fm, t1->ts + p->l->ts_native_tid, 1003);
+	s = sample_ok(w);
+	assert_int_equal(strlen(thread_of(s, t1)->name), PY_NAME_MAX);
+	assert_memory_equal(thread_of(s, t1)->name, "xxx?xx", 6);
+
+	py_walker__free(w);
+	fpy__free(p);
+}
+
+/* Whatever is wrong in the object graph, the name is NULL, never junk. */
+static void test_thread_names_hostile(void **state)
+{
+	struct fpy *p = fpy__new();
+	const struct py_layout *l = p->l;
+	uint64_t slot;
+	char name[PY_NAME_MAX + 1];
+
+	(void)state;
+	uint64_t obj = thread_obj_311(p, "ok", &slot);
+	uint64_t type = fakemem__r64(p->fm, obj + l->ob_type);
+	uint64_t keys = fakemem__r64(p->fm, type + l->ht_cached_keys);
+	uint64_t values =
+		fakemem__r64(p->fm, obj + (uint64_t)(int64_t)l->managed_values);
+	assert_int_equal(py_thread__name(p->t, obj, name), 0);
+	assert_string_equal(name, "ok");
+
+	/* The value is not a str (a str subclass, a freed object). */
+	uint64_t good = fakemem__r64(p->fm, slot);
+	uint64_t bogus = fpy__str(p, "bogus");
+	fakemem__w64(p->fm, bogus + l->ob_type, p->dict_type);
+	fakemem__w64(p->fm, slot, bogus);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	assert_string_equal(name, "");
+	/* Or points nowhere. */
+	fakemem__w64(p->fm, slot, 0xdead0000ull);
+	assert_true(py_thread__name(p->t, obj, name) < 0);
+	fakemem__w64(p->fm, slot, good);
+
+	/* A type that is not a heap type; a metatype cycle. */
+	fakemem__w64(p->fm, type + l->tp_flags, TPF_MANAGED_DICT);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	fakemem__w64(p->fm, type + l->tp_flags,
+		     TPF_HEAPTYPE | TPF_MANAGED_DICT);
+	fakemem__w64(p->fm, type + l->ob_type, type);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	fakemem__w64(p->fm, type + l->ob_type, p->type_type);
+
+	/* Keys: an absurd size, more entries than slots, not split. */
+	fakemem__w8(p->fm, keys + 8, 60);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	fakemem__w8(p->fm, keys + 8, 3);
+	fakemem__w64(p->fm, keys + 24, 1ull << 40);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	fakemem__w64(p->fm, keys + 24, 5);
+	fakemem__w8(p->fm, keys + 10, 1);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	fakemem__w8(p->fm, keys + 10, 2);
+	assert_int_equal(py_thread__name(p->t, obj, name), 0);
+
+	/* No values: the managed dict, which here is the object itself
+	 * (a cycle), then a dict whose type is wrong. */
+	fakemem__w64(p->fm, obj + (uint64_t)(int64_t)l->managed_values, 0);
+	fakemem__w64(p->fm, obj + (uint64_t)(int64_t)l->managed_dict, obj);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	uint64_t d = fpy__dict(p, keys, values);
+	fakemem__w64(p->fm, obj + (uint64_t)(int64_t)l->managed_dict, d);
+	assert_int_equal(py_thread__name(p->t, obj, name), 0);
+	assert_string_equal(name, "ok");
+	fakemem__w64(p->fm, d + l->ob_type, p->str_type);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+
+	/* No _name among the keys. */
+	static const char *const other[] = {"_target", "_nam", "_namex"};
+	uint64_t ov[3] = {good, good, good};
+	fakemem__w64(p->fm, d + l->ob_type, p->dict_type);
+	fakemem__w64(p->fm, d + l->dict_keys, fpy__keys(p, other, ov, 3, 1));
+	fakemem__w64(p->fm, d + l->dict_values, 0);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+
+	/* The walker: a bootstrap frame whose self is garbage gives a
+	 * nameless thread with its stack intact. */
+	struct fpy_thread *t =
+		fpy__thread(p, p->interp, 1001, 0x7f0000001000ull, CHUNK_SIZE);
+	push_bootstrap(p, t, 0xdead0000ull);
+	struct py_walker *w;
+	assert_int_equal(py_walker__new(p->t, &w), 0);
+	const struct py_sample *s = sample_ok(w);
+	assert_null(thread_of(s, t)->name);
+	assert_int_equal(thread_of(s, t)->err, 0);
+	assert_int_equal(thread_of(s, t)->depth, 2);
+	py_walker__free(w);
+	fpy__free(p);
+}
+
+/* 3.8-3.10: the instance dict at tp_dictoffset, combined or split. */
+static void test_thread_names_310(void **state)
+{
+	const struct py_layout *l = py_layout__find(0x030A0DF0u);
+	struct fpy *p = fpy__new_with(l);
+	char name[PY_NAME_MAX + 1];
+
+	(void)state;
+	uint64_t nm = fpy__str(p, "pool-3");
+	uint64_t vals[5] = {0, nm, 0, 0, 0};
+	/* Split: the type's shared keys, the dict's values array. */
+	uint64_t keys = fpy__keys(p, thread_keys, NULL, 5, 0);
+	uint64_t type = fpy__type(p, TPF_HEAPTYPE, 32, 16, keys);
+	uint64_t obj = fpy__object(p, type, 0, 32);
+	uint64_t d = fpy__dict(p, keys, fpy__values(p, vals, 5));
+	fakemem__w64(p->fm, obj + 16, d);
+	assert_int_equal(py_thread__name(p->t, obj, name), 0);
+	assert_string_equal(name, "pool-3");
+
+	/* Combined, with a deleted entry before _name. */
+	static const char *const holes[] = {"_target", NULL, "_name"};
+	uint64_t hv[3] = {0, 0, nm};
+	fakemem__w64(p->fm, d + l->dict_keys, fpy__keys(p, holes, hv, 3, 0));
+	fakemem__w64(p->fm, d + l->dict_values, 0);
+	assert_int_equal(py_thread__name(p->t, obj, name), 0);
+	assert_string_equal(name, "pool-3");
+
+	/* dk_size that is not a power of two; a negative dictoffset. */
+	uint64_t k = fakemem__r64(p->fm, d + l->dict_keys);
+	fakemem__w64(p->fm, k + 8, 12);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	fakemem__w64(p->fm, k + 8, 8);
+	fakemem__w64(p->fm, type + l->tp_dictoffset, (uint64_t)-8);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	fpy__free(p);
+}
+
+/* 3.12's tagged dict-or-values word and 3.13's inline values, on the
+ * 3.11 image with those layout flags. */
+static void test_thread_names_312_313(void **state)
+{
+	struct py_layout l = *py_layout__find(0x030B07F0u);
+	char name[PY_NAME_MAX + 1];
+
+	(void)state;
+	l.flags |= PY_L_DICT_OR_VALUES;
+	l.managed_values = 0;
+	struct fpy *p = fpy__new_with(&l);
+	uint64_t keys = fpy__keys(p, thread_keys, NULL, 5, 2);
+	uint64_t type =
+		fpy__type(p, TPF_HEAPTYPE | TPF_MANAGED_DICT, 16, 0, keys);
+	uint64_t vals[5] = {0, fpy__str(p, "dorv"), 0, 0, 0};
+	uint64_t obj = fpy__object(p, type, 32, 16);
+	fakemem__w64(p->fm, obj - 24, fpy__values(p, vals, 5) - 1);
+	assert_int_equal(py_thread__name(p->t, obj, name), 0);
+	assert_string_equal(name, "dorv");
+	fakemem__w64(p->fm, obj - 24,
+		     fpy__dict(p, keys, fpy__values(p, vals, 5)));
+	assert_int_equal(py_thread__name(p->t, obj, name), 0);
+	fpy__free(p);
+
+	/* 3.13: values right after the object while valid, else the dict. */
+	l = *py_layout__find(0x030B07F0u);
+	l.flags |= PY_L_INLINE_VALUES;
+	l.managed_values = 0;
+	l.values_data = 8;
+	p = fpy__new_with(&l);
+	keys = fpy__keys(p, thread_keys, NULL, 5, 2);
+	type = fpy__type(p, TPF_HEAPTYPE | TPF_MANAGED_DICT | TPF_INLINE_VALUES,
+			 16, 0, keys);
+	obj = fpy__object(p, type, 32, 16 + 8 + 5 * 8);
+	vals[1] = fpy__str(p, "inline");
+	fakemem__w8(p->fm, obj + 16, 5); /* capacity */
+	fakemem__w8(p->fm, obj + 16 + 3, 1); /* valid */
+	for (int i = 0; i < 5; i++)
+		fakemem__w64(p->fm, obj + 16 + 8 + 8 * (uint64_t)i, vals[i]);
+	assert_int_equal(py_thread__name(p->t, obj, name), 0);
+	assert_string_equal(name, "inline");
+	/* Capacity smaller than the key's index: not trusted. */
+	fakemem__w8(p->fm, obj + 16, 1);
+	assert_int_equal(py_thread__name(p->t, obj, name), -PS_ECORRUPT);
+	/* Invalidated: the materialised dict holds the name now. */
+	fakemem__w8(p->fm, obj + 16 + 3, 0);
+	vals[1] = fpy__str(p, "in-dict");
+	fakemem__w64(p->fm, obj - 24,
+		     fpy__dict(p, fpy__keys(p, thread_keys, vals, 5, 1), 0));
+	assert_int_equal(py_thread__name(p->t, obj, name), 0);
+	assert_string_equal(name, "in-dict");
+	fpy__free(p);
+}
+
+/* The GIL holder and the gc flag come from the sample's one batch. */
+static void test_gil_gc(void **state)
+{
+	struct world x;
+	const struct py_layout *l;
+	uint64_t calls;
+	const struct py_sample *s;
+
+	(void)state;
+	world__init(&x);
+	l = x.p->l;
+	assert_int_equal(py_walker__gil_support(x.w), 0);
+	uint64_t gil = x.p->runtime + l->rt_gil;
+	fakemem__w32(x.p->fm, gil + l->gil_locked, 1);
+	fakemem__w64(x.p->fm, gil + l->gil_holder, x.t2->ts);
+	s = sample_ok(x.w);
+	assert_int_equal(thread_of(s, x.t1)->gil, 0);
+	assert_int_equal(thread_of(s, x.t2)->gil, 1);
+	assert_int_equal(s->gc, 0);
+
+	/* Released: last_holder stays, nobody holds it. */
+	fakemem__w32(x.p->fm, gil + l->gil_locked, 0);
+	fakemem__w32(x.p->fm, x.p->interp + l->gc_collecting, 1);
+	calls = world__mem(&x)->calls;
+	s = sample_ok(x.w);
+	assert_int_equal(world__mem(&x)->calls - calls, 1);
+	check_world(&x, s);
+	assert_int_equal(thread_of(s, x.t1)->gil, 0);
+	assert_int_equal(thread_of(s, x.t2)->gil, 0);
+	assert_int_equal(s->gc, 1);
+
+	fakemem__w32(x.p->fm, gil + l->gil_locked, 1);
+	fakemem__w64(x.p->fm, gil + l->gil_holder, x.t1->ts);
+	fakemem__w32(x.p->fm, x.p->interp + l->gc_collecting, 0);
+	s = sample_ok(x.w);
+	assert_int_equal(thread_of(s, x.t1)->gil, 1);
+	assert_int_equal(thread_of(s, x.t2)->gil, 0);
+	assert_int_equal(s->gc, 0);
+	world__fini(&x);
+}
+
+/* 3.12+: interp->ceval.gil points to the GIL; it may move. */
+static void test_gil_pointer(void **state)
+{
+	struct py_layout l = *py_layout__find(0x030B07F0u);
+	const struct py_sample *s;
+	struct py_walker *w;
+
+	(void)state;
+	l.flags &= ~(uint32_t)PY_L_GIL_IN_RUNTIME;
+	l.is_gil = 64;
+	struct fpy *p = fpy__new_with(&l);
+	struct fpy_code *run =
+		fpy__code(p, "app.py", "run", "Worker.run", 20, LINES({21, 3}));
+	struct fpy_thread *t1 =
+		fpy__thread(p, p->interp, 1001, 0x7f0000001000ull, CHUNK_SIZE);
+	fpy__push(p, t1, run, 1);
+	struct fpy_thread *t2 =
+		fpy__thread(p, p->interp, 1002, 0x7f0000002000ull, CHUNK_SIZE);
+	fpy__push(p, t2, run, 1);
+	uint64_t g1 = fakemem__alloc(p->fm, 64), g2 = fakemem__alloc(p->fm, 64);
+	fakemem__w64(p->fm, p->interp + l.is_gil, g1);
+	fakemem__w32(p->fm, g1 + l.gil_locked, 1);
+	fakemem__w64(p->fm, g1 + l.gil_holder, t1->ts);
+	fakemem__w32(p->fm, g2 + l.gil_locked, 1);
+	fakemem__w64(p->fm, g2 + l.gil_holder, t2->ts);
+	assert_int_equal(py_walker__new(p->t, &w), 0);
+
+	/* Known from the first sample on (dump takes only one). */
+	s = sample_ok(w);
+	assert_int_equal(thread_of(s, t1)->gil, 1);
+	assert_int_equal(thread_of(s, t2)->gil, 0);
+	/* Moved: unknown for the sample that notices, then the new one. */
+	fakemem__w64(p->fm, p->interp + l.is_gil, g2);
+	s = sample_ok(w);
+	assert_int_equal(thread_of(s, t1)->gil, -1);
+	uint64_t calls = p->t->mem.calls;
+	s = sample_ok(w);
+	assert_int_equal(p->t->mem.calls - calls, 1);
+	assert_int_equal(thread_of(s, t1)->gil, 0);
+	assert_int_equal(thread_of(s, t2)->gil, 1);
+	/* Pointing nowhere: unknown, and the stacks are unharmed. */
+	fakemem__w64(p->fm, p->interp + l.is_gil, 0xdead0000ull);
+	(void)sample_ok(w); /* notices the move */
+	s = sample_ok(w);
+	assert_int_equal(thread_of(s, t1)->gil, -1);
+	assert_int_equal(thread_of(s, t1)->depth, 1);
+	py_walker__free(w);
+	fpy__free(p);
+
+	/* Free-threaded: no GIL to read. */
+	l.flags |= PY_L_FREE_THREADED;
+	p = fpy__new_with(&l);
+	t1 = fpy__thread(p, p->interp, 1001, 0x7f0000001000ull, CHUNK_SIZE);
+	fpy__push(p, t1, fpy__code(p, "a.py", "f", "f", 1, LINES({2, 2})), 1);
+	assert_int_equal(py_walker__new(p->t, &w), 0);
+	assert_int_equal(py_walker__gil_support(w), -PS_ENOGIL);
+	s = sample_ok(w);
+	assert_int_equal(thread_of(s, t1)->gil, -1);
+	py_walker__free(w);
+	fpy__free(p);
+}
+
 /* ---- (12) fuzz --------------------------------------------------------- */
 
 static uint64_t rng;
@@ -1351,6 +1749,12 @@ int main(void)
 		cmocka_unit_test(test_many_frames_first_sample),
 		cmocka_unit_test(test_many_distinct_codes),
 		cmocka_unit_test(test_frame_pointer_wraps),
+		cmocka_unit_test(test_thread_names),
+		cmocka_unit_test(test_thread_names_hostile),
+		cmocka_unit_test(test_thread_names_310),
+		cmocka_unit_test(test_thread_names_312_313),
+		cmocka_unit_test(test_gil_gc),
+		cmocka_unit_test(test_gil_pointer),
 		cmocka_unit_test(test_fuzz),
 	};
 
