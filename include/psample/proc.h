@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -39,5 +40,37 @@ bool proc__has_thread(pid_t pid, pid_t tid);
  * mount namespace (a container) resolve: "/proc/PID/root" + path.
  */
 int proc__root_path(pid_t pid, const char *path, char *buf, size_t n);
+
+/*
+ * What tells one process from another with the same pid: its start time
+ * (a reused pid starts later) and a hash of its auxiliary vector, which
+ * each execve writes anew.
+ */
+struct proc_identity {
+	uint64_t start; /* field 22 of /proc/PID/stat, clock ticks */
+	uint64_t exec;
+};
+
+int proc__identity(pid_t pid, struct proc_identity *id);
+
+/*
+ * Up to max child pids of pid (of all its threads) into out; their
+ * number, or -ESRCH.  Reads /proc/PID/task/TID/children, or scans every
+ * process's parent where the kernel has no such file.
+ */
+int proc__children(pid_t pid, pid_t *out, size_t max);
+
+/*
+ * A thread's /proc stat file kept open, so its scheduler state costs one
+ * pread per sample: the fd (the caller closes it) or a negative errno.
+ */
+int proc__task_stat_open(pid_t pid, pid_t tid);
+
+/* The state letter from an fd of proc__task_stat_open, or -ESRCH. */
+int proc__task_stat_state(int fd);
+
+/* /proc/PID/statm kept open; and the resident bytes it says now. */
+int proc__statm_open(pid_t pid);
+int64_t proc__statm_resident(int fd);
 
 #endif

@@ -76,7 +76,10 @@ int trie__merge(struct trie *dst, const struct trie *src);
 
 enum {
 	TRIE_FUNCTIONS = 1, /* Python frames at their first line */
-	TRIE_NO_THREADS = 2, /* drop thread and process roots */
+	TRIE_NO_THREADS = 2, /* drop thread roots */
+	/* Drop process roots (psample only adds them with --subprocesses,
+	 * where they are the point, so outputs keep them). */
+	TRIE_NO_PROCESSES = 4,
 };
 
 /*

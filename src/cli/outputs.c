@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "psample/error.h"
+#include "psample/sampler.h"
 #include "cli.h"
 
 static int outputs__add(struct cli_outputs *out, const char *name, size_t len)
@@ -74,7 +75,10 @@ int cli__outputs(const struct cli_opts *o, pid_t pid, const char *stem_hint,
 	} else if (o->output && output__for_path(o->output)) {
 		out->v[out->n++].fmt = output__for_path(o->output);
 	} else {
-		out->v[out->n++].fmt = output__find("svg");
+		/* A memory profile's byte counts can be negative, which
+		 * only the folded format carries. */
+		out->v[out->n++].fmt = output__find(
+			o->mode == SAMPLER_MEMORY ? "folded" : "svg");
 	}
 
 	char stamp[32];

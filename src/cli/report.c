@@ -51,7 +51,9 @@ void cli__report(const struct trie *t, const struct profile_meta *m,
 	struct fstats *s = NULL;
 	uint32_t *order = NULL;
 
-	if (trie__project(t, TRIE_FUNCTIONS | TRIE_NO_THREADS, &ft) ||
+	if (trie__project(t,
+			  TRIE_FUNCTIONS | TRIE_NO_THREADS | TRIE_NO_PROCESSES,
+			  &ft) ||
 	    fstats__new(ft, &s) || !s->total)
 		goto out;
 	order = malloc(((size_t)s->nfns + 1) * sizeof(*order));

@@ -34,31 +34,135 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void run__summary(const struct sampler_stats *st, double rate,
-			 const char **written, size_t nwritten)
+static const char *const mode_names[] = {
+	[SAMPLER_WALL] = "wall",
+	[SAMPLER_CPU] = "cpu",
+	[SAMPLER_GIL] = "gil",
+	[SAMPLER_MEMORY] = "memory",
+};
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* Append ", N what" to buf when n is not zero. */
+static void kind__add(char *buf, size_t n, uint64_t count, const char *what)
+{
+	size_t len = strlen(buf);
+	if (count && len < n)
+		snprintf(buf + len, n - len, "%s%llu %s", len ? ", " : "",
+			 (unsigned long long)count, what);
+}
+
+static void run__summary(const struct cli_opts *o,
+			 const struct sampler_stats *st, const char **written,
+			 size_t nwritten)
 {
 	double secs = (double)st->elapsed_ns / 1e9;
-	uint64_t tried = st->samples + st->errors;
+	uint64_t errs = st->errors + st->thread_errors + st->threads_gone;
 	uint64_t late = st->late + st->missed;
 	uint64_t due = st->ticks + st->missed;
+	char kinds[256] = "";
 
 	fprintf(stderr,
 		"psample: %llu samples in %.2f s (%.1f Hz achieved, %.0f Hz "
-		"asked), %llu errors (%.2f%%), %llu late (%.2f%%), %.1f us "
+		"asked%s), %llu errors (%.2f%%), %llu late (%.2f%%), %.1f us "
 		"CPU/sample%s",
 		(unsigned long long)st->samples, secs,
-		secs > 0 ? (double)st->ticks / secs : 0.0, rate,
-		(unsigned long long)st->errors + st->thread_errors,
-		tried ? 100.0 * (double)(st->errors + st->thread_errors) /
-				(double)(tried + st->thread_errors)
-		      : 0.0,
-		(unsigned long long)late,
-		due ? 100.0 * (double)late / (double)due : 0.0,
+		secs > 0 ? (double)st->ticks / secs : 0.0, o->rate_hz,
+		o->poisson ? " as a mean" : "", (unsigned long long)errs,
+		pct(errs, st->ticks + st->thread_samples + st->thread_errors),
+		(unsigned long long)late, pct(late, due),
 		st->ticks ? (double)st->cpu_ns / 1e3 / (double)st->ticks : 0.0,
 		nwritten ? "; wrote " : "");
 	for (size_t i = 0; i < nwritten; i++)
 		fprintf(stderr, "%s%s", i ? ", " : "", written[i]);
 	fputc('\n', stderr);
+
+	kind__add(kinds, sizeof(kinds), st->errors, "unreadable samples");
+	kind__add(kinds, sizeof(kinds), st->thread_errors,
+		  "stacks torn while read");
+	kind__add(kinds, sizeof(kinds), st->threads_gone,
+		  "threads gone before read");
+	kind__add(kinds, sizeof(kinds), st->missed, "ticks skipped (behind)");
+	kind__add(kinds, sizeof(kinds), st->pause_errors,
+		  "threads that could not be paused");
+	if (kinds[0])
+		fprintf(stderr, "psample: errors by kind: %s\n", kinds);
+	if (o->subprocesses)
+		fprintf(stderr,
+			"psample: %llu Python processes sampled, %llu "
+			"descendants not Python (ignored)\n",
+			(unsigned long long)st->processes,
+			(unsigned long long)st->ignored);
+	if (o->mode == SAMPLER_CPU || o->idle)
+		fprintf(stderr,
+			"psample: %.1f%% of thread samples were on a CPU%s\n",
+			pct(st->running, st->states_read),
+			o->idle ? "; the others are marked <idle>" : "");
+	if (st->gil_known)
+		fprintf(stderr,
+			"psample: the GIL was held at %.1f%% of ticks\n",
+			pct(st->gil_held, st->gil_known));
+	if (st->gc_ticks)
+		fprintf(stderr,
+			"psample: garbage collection ran at %.1f%% of "
+			"ticks%s\n",
+			pct(st->gc_ticks, st->ticks),
+			o->no_gc ? "" : " (the <GC> frame)");
+	if (o->mode == SAMPLER_MEMORY)
+		fprintf(stderr,
+			"psample: resident memory grew by %lld bytes while "
+			"sampled\n",
+			(long long)st->mem_bytes);
+}
+
+/*
+ * The modes a target cannot give are refused at start, and memory
+ * profiles (signed byte counts) only go to the format that can carry
+ * them.  Returns 0 or an exit code (message given).
+ */
+static int run__check_outputs(const struct cli_opts *o,
+			      const struct cli_outputs *ro)
+{
+	if (o->mode != SAMPLER_MEMORY)
+		return 0;
+	for (size_t i = 0; i < ro->n; i++) {
+		if (strcmp(ro->v[i].fmt->name, "folded") != 0) {
+			fprintf(stderr,
+				"psample: --mode memory writes folded stacks "
+				"only (counts are bytes, negative for frees): "
+				"use -f folded\n");
+			return PS_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int run__start_error(int err, const struct cli_opts *o,
+			    const struct py_target *t)
+{
+	if (err == -PS_ENOGIL) {
+		fprintf(stderr,
+			"psample: --mode gil: process %d runs a free-threaded "
+			"Python %s, which has no GIL; use --mode cpu\n",
+			(int)t->pid, t->version_str);
+		return PS_EXIT_UNSUPPORTED;
+	}
+	if (err == -PS_EUNSUPPORTED && o->mode == SAMPLER_GIL) {
+		fprintf(stderr,
+			"psample: --mode gil: psample cannot read which thread "
+			"holds the GIL in Python %s (process %d)\n",
+			t->version_str, (int)t->pid);
+		return PS_EXIT_UNSUPPORTED;
+	}
+	if (err == -ENOSYS && o->blocking) {
+		fprintf(stderr, "psample: --blocking is not available in "
+				"this build\n");
+		return PS_EXIT_UNSUPPORTED;
+	}
+	return cli__fail(err, t->pid, o->blocking ? "pause" : "sample");
 }
 
 /* Sample, write, summarise.  Returns an exit code. */
@@ -70,6 +174,13 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 		.rate_hz = o->rate_hz,
 		.duration_s = o->duration_s,
 		.child = child,
+		.mode = (enum sampler_mode)o->mode,
+		.idle = o->idle,
+		.no_gc = o->no_gc,
+		.blocking = o->blocking,
+		.poisson = o->poisson,
+		.subprocesses = o->subprocesses,
+		.warn_behind = !o->quiet,
 	};
 	struct trie *trie = trie__new();
 	int64_t start_wall;
@@ -83,6 +194,11 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 	proc__cmdline(t->pid, cmdline, sizeof(cmdline));
 
 	int err = sampler__run(t, trie, &so, st, &cli_stop);
+	if (err && !st->ticks) {
+		/* Refused at start: nothing was sampled. */
+		trie__free(trie);
+		return run__start_error(err, o, t);
+	}
 	if (err) {
 		/* Keep going: what was sampled is still written. */
 		fprintf(stderr, "psample: sampling stopped early: %s\n",
@@ -97,19 +213,19 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 		.start_unix_ns = start_wall,
 		.duration_ns = st->elapsed_ns,
 		.cmdline = cmdline,
-		.mode = "wall",
+		.mode = mode_names[o->mode],
 		.python = t->version_str,
 	};
-	if (trie__total(trie) == 0) {
+	if (st->stacks == 0) {
 		fprintf(stderr, "psample: no Python stacks were sampled; "
 				"no profile written\n");
 	} else {
 		rc = cli__write_outputs(o, ro, trie, &meta, written, &nwritten);
 	}
 	if (!o->quiet) {
-		if (trie__total(trie))
+		if (st->stacks && o->mode != SAMPLER_MEMORY)
 			cli__report(trie, &meta, o);
-		run__summary(st, o->rate_hz, written, nwritten);
+		run__summary(o, st, written, nwritten);
 	}
 	trie__free(trie);
 	return rc;
@@ -154,7 +270,8 @@ int cli__attach(struct cli_opts *o)
 	int err = run__open(o->pid, 0, 1000000000LL, &t, NULL);
 	if (err)
 		return cli__fail(err, o->pid, "attach");
-	if ((rc = cli__outputs(o, o->pid, NULL, &ro))) {
+	if ((rc = cli__outputs(o, o->pid, NULL, &ro)) ||
+	    (rc = run__check_outputs(o, &ro))) {
 		py_target__free(t);
 		return rc;
 	}
@@ -194,7 +311,8 @@ int cli__record(struct cli_opts *o)
 
 	/* Check the output path before starting anything; the default
 	 * name needs the child's pid, so check its directory then. */
-	if ((rc = cli__outputs(o, getpid(), NULL, &ro)))
+	if ((rc = cli__outputs(o, getpid(), NULL, &ro)) ||
+	    (rc = run__check_outputs(o, &ro)))
 		return rc;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return cli__fail(-errno, 0, "pipe");
@@ -255,6 +373,12 @@ int cli__record(struct cli_opts *o)
 
 	rc = run__profile(o, t, &ro, child, &st);
 	py_target__free(t);
+	if (rc && !st.ticks && !st.child_reaped) {
+		/* Refused at start: the command is not left running. */
+		kill(child, SIGTERM);
+		run__reap(child);
+		return rc;
+	}
 	/* A SIGTERM meant for psample ends the command too, as it would
 	 * end the command run without psample.  A terminal's Ctrl-C has
 	 * already reached the whole foreground group. */

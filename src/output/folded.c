@@ -76,6 +76,7 @@ struct folded {
 	struct outbuf line;
 	uint32_t *stack; /* node ids, leaf first */
 	size_t stack_cap;
+	bool signed_counts; /* memory mode: counts are int64 bytes */
 };
 
 static int folded__python_label(struct folded *fw, const struct ps_frame *f,
@@ -217,7 +218,10 @@ static int folded__line(struct folded *fw, const struct trie *t, uint32_t id,
 	/* id > 0 has a frame, so the stack ends in its NUL: the separator
 	 * before the count. */
 	fw->line.p[fw->line.len - 1] = ' ';
-	err = buf__printf_u64(&fw->line, "%" PRIu64 "\n",
+	/* Memory profiles count bytes, which frees make negative. */
+	err = buf__printf_u64(&fw->line,
+			      fw->signed_counts ? "%" PRId64 "\n"
+						: "%" PRIu64 "\n",
 			      trie__node(t, id)->self);
 	if (err)
 		return err;
@@ -234,7 +238,7 @@ int folded__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 	uint32_t n = trie__nnodes(t);
 	int err;
 
-	(void)m;
+	fw.signed_counts = m && m->mode && !strcmp(m->mode, "memory");
 	err = folded__labels(&fw, t, o ? o : &defaults);
 	/* Node 0 is the root: it has no frames, so no line can show it. */
 	for (uint32_t id = 1; !err && id < n; id++)

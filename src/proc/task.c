@@ -138,3 +138,159 @@ int proc__root_path(pid_t pid, const char *path, char *buf, size_t n)
 		return -ENAMETOOLONG;
 	return 0;
 }
+
+int proc__identity(pid_t pid, struct proc_identity *id)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((n = proc__slurp(path, buf, sizeof(buf))) < 0)
+		return (int)n;
+	/* Fields after comm: state is field 3, starttime field 22. */
+	const char *p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	int field = 2;
+	id->start = 0;
+	for (p++; *p; p++) {
+		if (*p != ' ')
+			continue;
+		if (++field == 22) {
+			id->start = strtoull(p + 1, NULL, 10);
+			break;
+		}
+	}
+	if (field != 22)
+		return -EINVAL;
+	/* The auxiliary vector is written by each execve and holds
+	 * addresses (AT_RANDOM, AT_EXECFN on the new stack) that ASLR
+	 * moves: it tells an exec that /proc's other fields do not. */
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	if ((n = proc__slurp(path, buf, sizeof(buf))) < 0)
+		return (int)n;
+	uint64_t h = 1469598103934665603ULL;
+	for (ssize_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
+	id->exec = h;
+	return 0;
+}
+
+/* Children from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN). */
+static int proc__children_files(pid_t pid, pid_t *out, size_t max)
+{
+	pid_t tids[1024];
+	char path[96], buf[4096];
+	size_t n = 0;
+	int nt = proc__tasks(pid, tids, 1024);
+
+	if (nt < 0)
+		return nt;
+	for (int i = 0; i < nt; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+			 (int)pid, (int)tids[i]);
+		ssize_t len = proc__slurp(path, buf, sizeof(buf));
+		if (len == -ESRCH && i == 0 && tids[i] == pid &&
+		    !proc__has_thread(pid, pid))
+			return -ESRCH;
+		if (len < 0) {
+			/* The thread ended, or no such file at all. */
+			struct stat st;
+			snprintf(path, sizeof(path), "/proc/%d/task/%d",
+				 (int)pid, (int)tids[i]);
+			if (!stat(path, &st))
+				return -ENOTSUP;
+			continue;
+		}
+		for (char *p = buf, *end; *p && n < max; p = end) {
+			long c = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (c > 0)
+				out[n++] = (pid_t)c;
+		}
+	}
+	return (int)n;
+}
+
+/* Children by parent pid, from every /proc/N/stat: the slow way. */
+static int proc__children_scan(pid_t pid, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char path[64], buf[512];
+	size_t n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && n < max) {
+		char *end;
+		long c = strtol(de->d_name, &end, 10);
+		if (end == de->d_name || *end || c <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", c);
+		if (proc__slurp(path, buf, sizeof(buf)) < 0)
+			continue;
+		const char *p = strrchr(buf, ')');
+		/* ") S PPID ..." */
+		if (p && p[1] == ' ' && p[2] && p[3] == ' ' &&
+		    strtol(p + 4, NULL, 10) == pid)
+			out[n++] = (pid_t)c;
+	}
+	closedir(d);
+	return (int)n;
+}
+
+int proc__children(pid_t pid, pid_t *out, size_t max)
+{
+	int n = proc__children_files(pid, out, max);
+	return n == -ENOTSUP ? proc__children_scan(pid, out, max) : n;
+}
+
+int proc__task_stat_open(pid_t pid, pid_t tid)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+		 (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	return fd;
+}
+
+int proc__task_stat_state(int fd)
+{
+	char buf[512];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	if (n == 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	return stat__state(buf);
+}
+
+int proc__statm_open(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	return fd;
+}
+
+int64_t proc__statm_resident(int fd)
+{
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return n < 0 ? -errno : -ESRCH;
+	buf[n] = '\0';
+	/* "size resident shared text lib data dt", in pages. */
+	char *p = strchr(buf, ' ');
+	if (!p)
+		return -EINVAL;
+	return (int64_t)strtoll(p + 1, NULL, 10) *
+	       (int64_t)sysconf(_SC_PAGESIZE);
+}

@@ -1,3 +1,241 @@
 /*
- * family.c - the processes a run samples.  Being written.
+ * family.c - the processes one run samples (see family.h).
+ *
+ * Descendants are found by polling: each scan reads the children of
+ * every member and checks every member's identity.  Polling, not the
+ * kernel's process events connector, because that needs CAP_NET_ADMIN
+ * and psample must work as the target's own user.  A process whose
+ * parent exits before a scan sees it (a double fork) is missed.
  */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psample/error.h"
+#include "family.h"
+
+#define FAMILY_MAX 512
+#define NSEC 1000000000LL
+/* A process that has just exec'd may not have mapped libpython yet; one
+ * that is still not Python after this is not going to be. */
+#define NOT_PYTHON_GRACE_NS (NSEC / 2)
+/* An interpreter that is starting up (site imports, a slow disk). */
+#define NOT_READY_GRACE_NS (20 * NSEC)
+
+struct family {
+	pid_t root;
+	bool follow;
+	uint32_t n;
+	struct member *v[FAMILY_MAX];
+	struct family_stats st;
+	family_release_fn *release;
+	void *arg;
+};
+
+static void member__close(struct family *f, struct member *m)
+{
+	if (f->release)
+		f->release(f->arg, m);
+	py_walker__free(m->w);
+	m->w = NULL;
+	if (m->own_t)
+		py_target__free(m->t);
+	m->t = NULL;
+	m->own_t = false;
+}
+
+/* Try to make a PENDING member a sampled one.  -ESRCH if it is gone. */
+static int member__open(struct family *f, struct member *m, int64_t now)
+{
+	int err = 0;
+
+	if (!m->t) {
+		err = py_target__open(m->pid, &m->t);
+		if (!err)
+			m->own_t = true;
+	}
+	if (!err)
+		err = py_walker__new(m->t, &m->w);
+	if (!err) {
+		m->state = MEMBER_PYTHON;
+		m->fails = 0;
+		proc__cmdline(m->pid, m->cmdline, sizeof(m->cmdline));
+		f->st.pythons++;
+		return 0;
+	}
+	if (m->own_t) {
+		py_target__free(m->t);
+		m->t = NULL;
+		m->own_t = false;
+	}
+	m->last_err = err;
+	if (err == -ESRCH)
+		return -ESRCH;
+	int64_t grace = err == -PS_ENOTPYTHON ? NOT_PYTHON_GRACE_NS
+					      : NOT_READY_GRACE_NS;
+	bool final = err == -EPERM || err == -EACCES ||
+		     err == -PS_EUNSUPPORTED || err == -ENOMEM;
+	if (final || now - m->pending_since > grace) {
+		m->state = MEMBER_IGNORED;
+		f->st.ignored++;
+	}
+	return 0;
+}
+
+static void family__drop(struct family *f, uint32_t i)
+{
+	member__close(f, f->v[i]);
+	free(f->v[i]);
+	f->v[i] = f->v[--f->n];
+}
+
+static uint32_t family__index(const struct family *f, const struct member *m)
+{
+	for (uint32_t i = 0; i < f->n; i++)
+		if (f->v[i] == m)
+			return i;
+	return UINT32_MAX;
+}
+
+int family__check(struct family *f, struct member *m, int64_t now)
+{
+	struct proc_identity id;
+	uint32_t i = family__index(f, m);
+	int err = proc__identity(m->pid, &id);
+	bool gone = err == -ESRCH || proc__alive(m->pid) == 0 ||
+		    (!err && id.start != m->id.start);
+
+	if (i == UINT32_MAX)
+		return 0;
+	if (gone) {
+		/* Exited, or the pid is another process's now: either way
+		 * this member has ended (a new process is found anew). */
+		bool root = m->root;
+		family__drop(f, i);
+		return root ? -ESRCH : 0;
+	}
+	if (!err && id.exec != m->id.exec) {
+		/* A new program in the same process: relearn it. */
+		f->st.execs++;
+		m->id = id;
+		member__close(f, m);
+		m->state = MEMBER_PENDING;
+		m->pending_since = now;
+		m->samples = 0;
+	}
+	if (m->state == MEMBER_PENDING && member__open(f, m, now) == -ESRCH) {
+		bool root = m->root;
+		family__drop(f, family__index(f, m));
+		return root ? -ESRCH : 0;
+	}
+	return 0;
+}
+
+static bool family__has(const struct family *f, pid_t pid)
+{
+	for (uint32_t i = 0; i < f->n; i++)
+		if (f->v[i]->pid == pid)
+			return true;
+	return false;
+}
+
+static int family__add(struct family *f, pid_t pid, int64_t now)
+{
+	struct member *m;
+
+	if (f->n == FAMILY_MAX)
+		return -ENOSPC;
+	if (!(m = calloc(1, sizeof(*m))))
+		return -ENOMEM;
+	m->pid = pid;
+	m->state = MEMBER_PENDING;
+	m->pending_since = now;
+	if (proc__identity(pid, &m->id)) {
+		free(m); /* gone already */
+		return 0;
+	}
+	f->v[f->n++] = m;
+	if (member__open(f, m, now) == -ESRCH)
+		family__drop(f, f->n - 1);
+	return 0;
+}
+
+int family__new(pid_t root, struct py_target *t, bool follow,
+		family_release_fn *release, void *arg, struct family **out)
+{
+	struct family *f = calloc(1, sizeof(*f));
+	struct member *m = calloc(1, sizeof(*m));
+	int err;
+
+	if (!f || !m) {
+		free(f);
+		free(m);
+		return -ENOMEM;
+	}
+	f->root = root;
+	f->follow = follow;
+	f->release = release;
+	f->arg = arg;
+	m->pid = root;
+	m->root = true;
+	m->t = t;
+	m->state = MEMBER_PENDING;
+	proc__identity(root, &m->id);
+	f->v[f->n++] = m;
+	if ((err = member__open(f, m, 0)) || m->state != MEMBER_PYTHON) {
+		family__free(f);
+		return err ? err : m->last_err;
+	}
+	*out = f;
+	return 0;
+}
+
+void family__free(struct family *f)
+{
+	if (!f)
+		return;
+	while (f->n)
+		family__drop(f, f->n - 1);
+	free(f);
+}
+
+int family__scan(struct family *f, int64_t now)
+{
+	pid_t kids[256];
+	int err;
+
+	for (uint32_t i = f->n; i-- > 0;) {
+		if (i >= f->n)
+			continue;
+		if ((err = family__check(f, f->v[i], now)))
+			return err;
+	}
+	if (!f->follow)
+		return 0;
+	/* Members added here are scanned for children next time. */
+	for (uint32_t i = 0, n = f->n; i < n && i < f->n; i++) {
+		int k = proc__children(f->v[i]->pid, kids, 256);
+		for (int j = 0; j < k; j++) {
+			if (family__has(f, kids[j]))
+				continue;
+			if ((err = family__add(f, kids[j], now)) == -ENOMEM)
+				return err;
+		}
+	}
+	return 0;
+}
+
+uint32_t family__count(const struct family *f)
+{
+	return f->n;
+}
+
+struct member *family__member(struct family *f, uint32_t i)
+{
+	return i < f->n ? f->v[i] : NULL;
+}
+
+const struct family_stats *family__stats(const struct family *f)
+{
+	return &f->st;
+}

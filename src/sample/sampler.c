@@ -1,26 +1,46 @@
 /*
  * sampler.c - the sampling loop.
  *
- * Ticks are due at start + k * interval, never "last wake-up plus
- * interval", so the rate does not drift however long a sample takes.  A
- * tick that starts more than half an interval after it was due counts as
- * late; ticks that passed entirely while psample was busy count as missed
- * and are not made up for (sampling twice in a row would bias the profile
- * toward whatever runs then).
+ * Ticks are due on an absolute schedule - start, then each due time plus
+ * an interval (fixed, or drawn from an exponential distribution with
+ * --poisson) - never "last wake-up plus interval", so the rate does not
+ * drift however long a sample takes.  A tick that starts more than half
+ * an interval after it was due counts as late; ticks that passed entirely
+ * while psample was busy count as missed and are not made up for
+ * (sampling twice in a row would bias the profile toward whatever runs
+ * then).
+ *
+ * Each tick samples every Python process of the family (family.c) and
+ * keeps the threads the mode asks for.  What a mode needs beyond the
+ * stacks - a thread's scheduler state, the resident size - is read
+ * through /proc files kept open, one pread each.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "psample/error.h"
+#include "psample/pause.h"
 #include "psample/proc.h"
 #include "psample/sampler.h"
+#include "family.h"
 
 #define NSEC 1000000000LL
+/* How often the family is looked over: for new children, and for execs
+ * and reused pids (the latter matter without --subprocesses too). */
+#define SCAN_FOLLOW_NS (10 * 1000 * 1000LL)
+#define SCAN_ROOT_NS (100 * 1000 * 1000LL)
+/* Thread stat files kept open per process; beyond, opened per read. */
+#define TID_FDS_MAX 512
+/* A thread not seen for this many ticks leaves the cache. */
+#define TID_STALE_TICKS 256
 
 static int64_t clock__ns(clockid_t c)
 {
@@ -57,65 +77,466 @@ static int frame__id(struct trie *trie, struct py_code *c, int32_t line,
 	return 0;
 }
 
-int sampler__add_stack(struct trie *trie, const struct py_thread *th,
-		       const char *thread_name)
+#define NO_FRAME UINT32_MAX
+
+static int node__push(struct trie *trie, uint32_t *node, uint32_t id)
+{
+	return trie__child(trie, *node, id, node);
+}
+
+static int node__special(struct trie *trie, uint32_t *node, const char *label)
+{
+	struct ps_frame mark = {.kind = PS_FRAME_SPECIAL, .name = label};
+	uint32_t id;
+	int err = trie__intern(trie, &mark, &id);
+	return err ? err : node__push(trie, node, id);
+}
+
+/*
+ * A thread's stack under its process root (proc, or NO_FRAME) and thread
+ * root, with an optional synthetic leaf (<GC>, <idle>), counted n times.
+ */
+static int stack__add(struct trie *trie, uint32_t proc,
+		      const struct py_thread *th, const char *thread_name,
+		      const char *leaf, uint64_t n)
 {
 	uint32_t node = 0, id;
 	int err;
 
+	if (proc != NO_FRAME && (err = node__push(trie, &node, proc)))
+		return err;
 	struct ps_frame root = {
 		.kind = PS_FRAME_THREAD,
 		.num = (uint64_t)(th->tid ? th->tid : 0),
 		.name = thread_name,
 	};
 	if ((err = trie__intern(trie, &root, &id)) ||
-	    (err = trie__child(trie, node, id, &node)))
+	    (err = node__push(trie, &node, id)))
 		return err;
-	if (th->truncated) {
-		struct ps_frame mark = {.kind = PS_FRAME_SPECIAL,
-					.name = "[truncated]"};
-		if ((err = trie__intern(trie, &mark, &id)) ||
-		    (err = trie__child(trie, node, id, &node)))
-			return err;
-	}
+	if (th->truncated && (err = node__special(trie, &node, "[truncated]")))
+		return err;
 	for (uint32_t k = th->depth; k-- > 0;) {
 		const struct py_frame *f = &th->frames[k];
 		if ((err = frame__id(trie, f->code, f->line, &id)) ||
-		    (err = trie__child(trie, node, id, &node)))
+		    (err = node__push(trie, &node, id)))
 			return err;
 	}
-	trie__count(trie, node, 1);
+	if (leaf && (err = node__special(trie, &node, leaf)))
+		return err;
+	trie__count(trie, node, n);
 	return 0;
 }
 
-/* Thread names from the OS, read once per thread. */
-struct names {
-	pid_t pid;
-	char proc_comm[32];
-	uint32_t n;
-	struct {
-		pid_t tid;
-		char name[32];
-	} v[256];
+int sampler__add_stack(struct trie *trie, const struct py_thread *th,
+		       const char *thread_name)
+{
+	return stack__add(trie, NO_FRAME, th, thread_name, NULL, 1);
+}
+
+/*
+ * What the sampler keeps per thread of a process: its OS name, read once
+ * (CPython before 3.14 leaves every thread named after the process, so
+ * only a name the thread set itself is kept), and its stat file.
+ */
+struct tident {
+	pid_t tid; /* 0: free slot */
+	int fd; /* -1: not open */
+	uint64_t seen; /* tick last seen */
+	char comm[32];
 };
 
-static const char *names__get(struct names *nm, pid_t tid)
+/* Per process: the caches above in an open-addressing table by tid. */
+struct mstate {
+	struct tident *v;
+	uint32_t cap, n, nfds;
+	char comm[32]; /* the process's own name */
+	uint32_t proc_frame; /* its root frame in the trie, or NO_FRAME */
+	struct pause *pause;
+	pid_t *ptids; /* --blocking: its Python threads at the last sample */
+	uint32_t nptids, cap_ptids;
+	int statm_fd;
+	int64_t rss; /* memory mode: resident bytes at the last sample */
+	bool rss_known;
+	int gil; /* py_walker__gil_support */
+	uint64_t calls0; /* mem.calls when sampling began */
+};
+
+static void mstate__free(struct mstate *ms)
 {
-	if (!tid)
+	if (!ms)
+		return;
+	for (uint32_t i = 0; i < ms->cap; i++)
+		if (ms->v[i].tid && ms->v[i].fd >= 0)
+			close(ms->v[i].fd);
+	if (ms->statm_fd >= 0)
+		close(ms->statm_fd);
+	pause__free(ms->pause);
+	free(ms->ptids);
+	free(ms->v);
+	free(ms);
+}
+
+static struct tident *tidmap__slot(struct mstate *ms, pid_t tid)
+{
+	uint32_t mask = ms->cap - 1;
+	uint32_t i = ((uint32_t)tid * 2654435761u) & mask;
+	while (ms->v[i].tid && ms->v[i].tid != tid)
+		i = (i + 1) & mask;
+	return &ms->v[i];
+}
+
+/* Rebuild at twice the size, or the same size without stale threads. */
+static int tidmap__rebuild(struct mstate *ms, uint64_t tick, uint32_t cap)
+{
+	struct tident *old = ms->v;
+	uint32_t ocap = ms->cap;
+
+	ms->v = calloc(cap, sizeof(*ms->v));
+	if (!ms->v) {
+		ms->v = old;
+		return -ENOMEM;
+	}
+	ms->cap = cap;
+	ms->n = ms->nfds = 0;
+	for (uint32_t i = 0; i < ocap; i++) {
+		struct tident *e = &old[i];
+		if (!e->tid)
+			continue;
+		if (tick - e->seen > TID_STALE_TICKS) {
+			if (e->fd >= 0)
+				close(e->fd);
+			continue;
+		}
+		*tidmap__slot(ms, e->tid) = *e;
+		ms->n++;
+		ms->nfds += e->fd >= 0;
+	}
+	free(old);
+	return 0;
+}
+
+static struct tident *tidmap__get(struct mstate *ms, pid_t pid, pid_t tid,
+				  uint64_t tick)
+{
+	if ((ms->n + 1) * 2 > ms->cap &&
+	    tidmap__rebuild(ms, tick, ms->cap ? ms->cap * 2 : 64))
 		return NULL;
-	for (uint32_t i = 0; i < nm->n; i++)
-		if (nm->v[i].tid == tid)
-			return nm->v[i].name[0] ? nm->v[i].name : NULL;
-	uint32_t i = nm->n < 256 ? nm->n++ : (uint32_t)tid % 256;
-	nm->v[i].tid = tid;
-	nm->v[i].name[0] = '\0';
-	/* CPython < 3.14 leaves every thread named after the process:
-	 * only a name a thread set itself says anything. */
-	if (!proc__thread_comm(nm->pid, tid, nm->v[i].name,
-			       sizeof(nm->v[i].name)) &&
-	    !strcmp(nm->v[i].name, nm->proc_comm))
-		nm->v[i].name[0] = '\0';
-	return nm->v[i].name[0] ? nm->v[i].name : NULL;
+	if (tick % TID_STALE_TICKS == 0 && tidmap__rebuild(ms, tick, ms->cap))
+		return NULL;
+	struct tident *e = tidmap__slot(ms, tid);
+	if (!e->tid) {
+		e->tid = tid;
+		e->fd = -1;
+		ms->n++;
+		if (!proc__thread_comm(pid, tid, e->comm, sizeof(e->comm)) &&
+		    !strcmp(e->comm, ms->comm))
+			e->comm[0] = '\0';
+	}
+	e->seen = tick;
+	return e;
+}
+
+/* The scheduler state letter of a thread, 0 unknown, -ESRCH gone. */
+static int tident__state(struct mstate *ms, struct tident *e, pid_t pid)
+{
+	if (e->fd < 0) {
+		int fd = proc__task_stat_open(pid, e->tid);
+		if (fd < 0)
+			return fd == -ESRCH ? -ESRCH : 0;
+		if (ms->nfds >= TID_FDS_MAX) {
+			int st = proc__task_stat_state(fd);
+			close(fd);
+			return st > 0 || st == -ESRCH ? st : 0;
+		}
+		e->fd = fd;
+		ms->nfds++;
+	}
+	int st = proc__task_stat_state(e->fd);
+	return st > 0 || st == -ESRCH ? st : 0;
+}
+
+/* One run's state. */
+struct sampler {
+	const struct sampler_opts *o;
+	struct sampler_stats *st;
+	struct trie *trie;
+	struct family *fam;
+	uint64_t tick;
+	bool need_state;
+	FILE *child_log; /* PSAMPLE_CHILD_LOG: first sample of each process */
+	uint64_t calls_done; /* mem.calls of members already released */
+	/* This tick: */
+	bool gil_known, gil_held, gc;
+	uint32_t threads;
+};
+
+/* A member's walker is going: keep what its state counted. */
+static void member__release(void *arg, struct member *m)
+{
+	struct sampler *s = arg;
+	struct mstate *ms = m->priv;
+
+	if (ms && m->t)
+		s->calls_done += m->t->mem.calls - ms->calls0;
+	if (ms && ms->pause)
+		s->st->pause_errors += pause__stats(ms->pause)->errors;
+	mstate__free(ms);
+	m->priv = NULL;
+}
+
+static struct mstate *member__state(struct sampler *s, struct member *m)
+{
+	if (m->priv)
+		return m->priv;
+	struct mstate *ms = calloc(1, sizeof(*ms));
+	if (!ms)
+		return NULL;
+	ms->statm_fd = -1;
+	ms->proc_frame = NO_FRAME;
+	ms->calls0 = m->t->mem.calls;
+	ms->gil = py_walker__gil_support(m->w);
+	proc__thread_comm(m->pid, m->pid, ms->comm, sizeof(ms->comm));
+	if (s->o->blocking && pause__new(m->pid, &ms->pause)) {
+		free(ms);
+		return NULL;
+	}
+	if (s->o->subprocesses) {
+		struct ps_frame f = {.kind = PS_FRAME_PROCESS,
+				     .num = (uint64_t)m->pid,
+				     .name = m->cmdline};
+		if (trie__intern(s->trie, &f, &ms->proc_frame)) {
+			mstate__free(ms);
+			return NULL;
+		}
+	}
+	m->priv = ms;
+	return ms;
+}
+
+/* Remember which threads run Python, for the next --blocking pause. */
+static int mstate__keep_tids(struct mstate *ms, const struct py_sample *smp)
+{
+	if (smp->nthreads > ms->cap_ptids) {
+		pid_t *v = realloc(ms->ptids, smp->nthreads * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		ms->ptids = v;
+		ms->cap_ptids = smp->nthreads;
+	}
+	ms->nptids = 0;
+	for (uint32_t i = 0; i < smp->nthreads; i++)
+		if (smp->threads[i].tid > 0)
+			ms->ptids[ms->nptids++] = smp->threads[i].tid;
+	return 0;
+}
+
+/* Memory mode: the stack the growth since the last sample goes to. */
+static int sampler__memory(struct sampler *s, struct member *m,
+			   struct mstate *ms, const struct py_sample *smp,
+			   const int *state)
+{
+	if (ms->statm_fd < 0 && (ms->statm_fd = proc__statm_open(m->pid)) < 0)
+		return ms->statm_fd == -ESRCH ? 0 : ms->statm_fd;
+	int64_t rss = proc__statm_resident(ms->statm_fd);
+	if (rss < 0)
+		return 0;
+	int64_t delta = ms->rss_known ? rss - ms->rss : 0;
+	ms->rss = rss;
+	ms->rss_known = true;
+	if (!delta)
+		return 0;
+	/* The GIL holder allocates; else a thread on a CPU; else the main
+	 * thread (a thread blocked in C may have grown it, but cannot be
+	 * told apart from outside). */
+	int pick = -1;
+	for (uint32_t i = 0; i < smp->nthreads && pick < 0; i++)
+		if (smp->threads[i].gil == 1 && smp->threads[i].depth)
+			pick = (int)i;
+	for (uint32_t i = 0; i < smp->nthreads && pick < 0; i++)
+		if (state[i] == 'R' && smp->threads[i].depth)
+			pick = (int)i;
+	for (uint32_t i = 0; i < smp->nthreads && pick < 0; i++)
+		if (smp->threads[i].tid == m->pid && smp->threads[i].depth)
+			pick = (int)i;
+	for (uint32_t i = 0; i < smp->nthreads && pick < 0; i++)
+		if (smp->threads[i].depth && !smp->threads[i].err)
+			pick = (int)i;
+	if (pick < 0)
+		return 0;
+	const struct py_thread *th = &smp->threads[pick];
+	struct tident *e =
+		th->tid ? tidmap__get(ms, m->pid, th->tid, s->tick) : NULL;
+	const char *name = th->name	     ? th->name
+			   : e && e->comm[0] ? e->comm
+					     : NULL;
+	int err = stack__add(s->trie, ms->proc_frame, th, name, NULL,
+			     (uint64_t)delta);
+	if (!err) {
+		s->st->stacks++;
+		s->st->mem_bytes += delta;
+	}
+	return err;
+}
+
+/* Keep the threads of one process's sample that the mode asks for. */
+static int sampler__threads(struct sampler *s, struct member *m,
+			    struct mstate *ms, const struct py_sample *smp,
+			    bool *any)
+{
+	const struct sampler_opts *o = s->o;
+	struct sampler_stats *st = s->st;
+	int state_buf[64];
+	int *state = smp->nthreads <= 64
+			     ? state_buf
+			     : calloc(smp->nthreads, sizeof(*state));
+	int holder = -1, err = 0;
+
+	if (!state)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < smp->nthreads; i++) {
+		const struct py_thread *th = &smp->threads[i];
+		state[i] = 0;
+		if (th->gil == 1)
+			holder = (int)i;
+		if (th->gil >= 0)
+			s->gil_known = true;
+	}
+	if (holder >= 0)
+		s->gil_held = true;
+	if (smp->gc == 1)
+		s->gc = true;
+	s->threads += smp->nthreads;
+
+	for (uint32_t i = 0; i < smp->nthreads; i++) {
+		const struct py_thread *th = &smp->threads[i];
+		if (th->err) {
+			st->thread_errors++;
+			continue;
+		}
+		if (!th->depth)
+			continue;
+		st->thread_samples++;
+		struct tident *e =
+			th->tid ? tidmap__get(ms, m->pid, th->tid, s->tick)
+				: NULL;
+		if (s->need_state && e) {
+			state[i] = tident__state(ms, e, m->pid);
+			if (state[i] == -ESRCH) {
+				/* Ended between the list and the read. */
+				st->threads_gone++;
+				continue;
+			}
+			if (state[i] > 0) {
+				st->states_read++;
+				st->running += state[i] == 'R';
+			}
+		}
+		if (o->mode == SAMPLER_MEMORY)
+			continue;
+		bool idle = state[i] > 0 && state[i] != 'R';
+		if (o->mode == SAMPLER_GIL && th->gil != 1)
+			continue;
+		if (o->mode == SAMPLER_CPU && idle && !o->idle)
+			continue;
+		const char *leaf = NULL;
+		if (!o->no_gc && smp->gc == 1 &&
+		    (holder < 0 || holder == (int)i)) {
+			leaf = "<GC>";
+		} else if (o->idle && idle) {
+			leaf = "<idle>";
+			st->idle++;
+		}
+		const char *name = th->name	     ? th->name
+				   : e && e->comm[0] ? e->comm
+						     : NULL;
+		if ((err = stack__add(s->trie, ms->proc_frame, th, name, leaf,
+				      1)))
+			break;
+		st->stacks++;
+		*any = true;
+	}
+	if (!err && o->mode == SAMPLER_MEMORY) {
+		uint64_t before = st->stacks;
+		err = sampler__memory(s, m, ms, smp, state);
+		*any = *any || st->stacks > before;
+	}
+	if (state != state_buf)
+		free(state);
+	return err;
+}
+
+static void sampler__log_first(struct sampler *s, struct member *m)
+{
+	if (m->samples++ || !s->child_log)
+		return;
+	fprintf(s->child_log, "%d %lld\n", (int)m->pid,
+		(long long)clock__ns(CLOCK_MONOTONIC));
+	fflush(s->child_log);
+}
+
+/*
+ * Sample one process.  Returns 0, -ESRCH when the root has gone, or
+ * another negative error that ends the run.
+ */
+static int sampler__member(struct sampler *s, struct member *m, bool *any)
+{
+	const struct sampler_opts *o = s->o;
+	struct mstate *ms = member__state(s, m);
+	const struct py_sample *smp;
+	int err, paused = 0;
+
+	if (!ms)
+		return -ENOMEM;
+	if (o->mode == SAMPLER_GIL && ms->gil) {
+		/* Another interpreter than the root's, with no GIL to read. */
+		return m->root ? ms->gil : 0;
+	}
+	if (o->blocking && ms->nptids) {
+		paused = pause__stop(ms->pause, ms->ptids, ms->nptids);
+		if (paused < 0 && m->root && !m->samples)
+			return paused; /* e.g. -EPERM: say so */
+	}
+	err = py_walker__sample(m->w, &smp);
+	if (paused > 0)
+		pause__resume(ms->pause);
+	if (o->blocking && !paused && !err) {
+		/* First sample: it learnt the Python threads; take it again
+		 * with them stopped. */
+		if ((err = mstate__keep_tids(ms, smp)))
+			return err;
+		if (ms->nptids)
+			paused = pause__stop(ms->pause, ms->ptids, ms->nptids);
+		if (paused < 0 && m->root && !m->samples)
+			return paused;
+		err = py_walker__sample(m->w, &smp);
+		if (paused > 0)
+			pause__resume(ms->pause);
+	}
+	if (err == -PS_ENOTREADY)
+		return 0;
+	if (err == -ENOMEM)
+		return err;
+	if (err) {
+		s->st->errors++;
+		if (err == -ESRCH || ++m->fails >= 3) {
+			/* Gone, exec'd, or its pid reused: find out now. */
+			m->fails = 0;
+			return family__check(s->fam, m,
+					     clock__ns(CLOCK_MONOTONIC));
+		}
+		return 0;
+	}
+	m->fails = 0;
+	if (o->blocking && (err = mstate__keep_tids(ms, smp)))
+		return err;
+	bool mine = false;
+	if ((err = sampler__threads(s, m, ms, smp, &mine)))
+		return err;
+	if (mine) {
+		sampler__log_first(s, m);
+		*any = true;
+	}
+	return 0;
 }
 
 static bool sampler__child_done(const struct sampler_opts *o,
@@ -133,42 +554,101 @@ static bool sampler__child_done(const struct sampler_opts *o,
 	return st->child_reaped;
 }
 
+/* xorshift64*: enough randomness for sampling intervals. */
+static double rng__uniform(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return (double)((*x * 2685821657736338717ULL) >> 11) * 0x1.0p-53;
+}
+
+/* The next interval: fixed, or exponential with the same mean. */
+static int64_t sampler__interval(const struct sampler_opts *o, int64_t mean,
+				 uint64_t *rng)
+{
+	if (!o->poisson)
+		return mean;
+	double d = -log(1.0 - rng__uniform(rng)) * (double)mean;
+	return d < 1000.0 ? 1000 : (int64_t)d;
+}
+
+/* Once a second at most: say so if psample could not keep up. */
+struct behind {
+	int64_t since;
+	uint64_t ticks, due, late, missed;
+};
+
+static void behind__check(struct behind *b, const struct sampler_stats *st,
+			  int64_t now, double rate)
+{
+	if (now - b->since < NSEC)
+		return;
+	uint64_t due = st->ticks + st->missed, late = st->late + st->missed;
+	uint64_t d = due - b->due, l = late - b->late;
+	uint64_t skipped = st->missed - b->missed;
+	double secs = (double)(now - b->since) / 1e9;
+	/* Ticks skipped outright, or most of them late: a busy machine
+	 * delays some wake-ups, which is not falling behind. */
+	if (d && (skipped * 20 > d || l * 2 > d)) {
+		/* Half the rate it managed leaves each sample room. */
+		double suggest = (double)(st->ticks - b->ticks) / secs / 2;
+		fprintf(stderr,
+			"psample: falling behind: %llu of %llu samples in the "
+			"last %.1f s were late or skipped (asked %.0f Hz); "
+			"lower the rate, e.g. -r %.0f\n",
+			(unsigned long long)l, (unsigned long long)d, secs,
+			rate, suggest < 1 ? 1 : suggest);
+	}
+	b->since = now;
+	b->ticks = st->ticks;
+	b->due = due;
+	b->late = late;
+	b->missed = st->missed;
+}
+
 int sampler__run(struct py_target *t, struct trie *trie,
 		 const struct sampler_opts *o, struct sampler_stats *st,
 		 volatile sig_atomic_t *stop)
 {
-	struct py_walker *w;
-	struct names *names;
-	int64_t interval = (int64_t)((double)NSEC / o->rate_hz);
-	int err = py_walker__new(t, &w);
+	struct sampler s = {.o = o, .st = st, .trie = trie};
+	int64_t mean = (int64_t)((double)NSEC / o->rate_hz);
+	int64_t scan_every = o->subprocesses ? SCAN_FOLLOW_NS : SCAN_ROOT_NS;
+	uint64_t rng = o->seed;
+	int err;
 
 	memset(st, 0, sizeof(*st));
-	if (err)
+	if (mean < 1000)
+		mean = 1000;
+	s.need_state = o->mode == SAMPLER_CPU || o->mode == SAMPLER_MEMORY ||
+		       o->idle || o->thread_states;
+	if ((err = family__new(t->pid, t, o->subprocesses, member__release, &s,
+			       &s.fam)))
 		return err;
-	names = calloc(1, sizeof(*names));
-	if (!names) {
-		py_walker__free(w);
-		return -ENOMEM;
+	const char *log = getenv("PSAMPLE_CHILD_LOG");
+	if (log && *log)
+		s.child_log = fopen(log, "ae");
+	if (o->mode == SAMPLER_GIL) {
+		struct member *root = family__member(s.fam, 0);
+		if ((err = py_walker__gil_support(root->w)))
+			goto out;
 	}
-	if (interval < 1000)
-		interval = 1000;
-	names->pid = t->pid;
-	proc__thread_comm(t->pid, t->pid, names->proc_comm,
-			  sizeof(names->proc_comm));
 	/* Wake-ups within microseconds of the deadline, not the default
 	 * 50 us slack, so high rates stay on schedule without spinning. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 
-	uint64_t calls0 = t->mem.calls;
 	int64_t cpu0 = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
 	int64_t start = clock__ns(CLOCK_MONOTONIC);
 	int64_t end = o->duration_s > 0
 			      ? start + (int64_t)(o->duration_s * (double)NSEC)
 			      : INT64_MAX;
-	int64_t k = 0, now;
+	int64_t due = start, next_scan = start + scan_every, now;
+	struct behind behind = {.since = start};
 
+	if (!rng)
+		rng = (uint64_t)start ^ ((uint64_t)getpid() << 32) ^
+		      0x9e3779b97f4a7c15ULL;
 	while (!*stop) {
-		int64_t due = start + k * interval;
 		if (due >= end)
 			break;
 		struct timespec ts = {.tv_sec = due / NSEC,
@@ -181,61 +661,80 @@ int sampler__run(struct py_target *t, struct trie *trie,
 		if (*stop)
 			break;
 		st->ticks++;
-		if (now - due > interval / 2)
+		s.tick++;
+		if (now - due > mean / 2)
 			st->late++;
 
-		const struct py_sample *s;
-		err = py_walker__sample(w, &s);
-		if (err == -ESRCH || sampler__child_done(o, st) ||
-		    (err && proc__alive(t->pid) == 0)) {
+		if (sampler__child_done(o, st)) {
+			st->target_exited = true;
+			break;
+		}
+		if (now >= next_scan) {
+			err = family__scan(s.fam, now);
+			next_scan = now + scan_every;
+			if (err == -ESRCH) {
+				st->target_exited = true;
+				err = 0;
+				break;
+			}
+			if (err)
+				break;
+		}
+		bool any = false;
+		s.gil_known = s.gil_held = s.gc = false;
+		s.threads = 0;
+		uint32_t live = 0;
+		for (uint32_t i = 0; i < family__count(s.fam); i++) {
+			struct member *m = family__member(s.fam, i);
+			if (m->state != MEMBER_PYTHON)
+				continue;
+			live++;
+			if ((err = sampler__member(&s, m, &any)))
+				break;
+		}
+		if (err == -ESRCH || sampler__child_done(o, st)) {
 			st->target_exited = true;
 			err = 0;
 			break;
 		}
-		if (err == -PS_ENOTREADY) {
-			st->empty++;
-		} else if (err == -ENOMEM) {
+		if (err)
 			break;
-		} else if (err) {
-			st->errors++;
-		} else {
-			bool any = false;
-			for (uint32_t i = 0; i < s->nthreads; i++) {
-				const struct py_thread *th = &s->threads[i];
-				if (th->err) {
-					st->thread_errors++;
-					continue;
-				}
-				if (!th->depth)
-					continue;
-				const char *name =
-					th->name ? th->name
-						 : names__get(names, th->tid);
-				err = sampler__add_stack(trie, th, name);
-				if (err)
-					break;
-				st->stacks++;
-				any = true;
-			}
-			if (err)
-				break;
-			if (any)
-				st->samples++;
-			else
-				st->empty++;
-		}
+		st->live_processes = live;
+		st->live_threads = s.threads;
+		st->gil_known += s.gil_known;
+		st->gil_held += s.gil_known && s.gil_held;
+		st->gc_ticks += s.gc;
+		if (any)
+			st->samples++;
+		else
+			st->empty++;
+		if (o->on_tick && o->on_tick(o->arg, trie, st))
+			break;
+
 		/* If ticks came due while sampling, take the latest one now
 		 * (it will count as late) and skip the older ones. */
 		now = clock__ns(CLOCK_MONOTONIC);
-		int64_t latest = (now - start) / interval;
-		if (latest > k + 1)
-			st->missed += (uint64_t)(latest - k - 1);
-		k = latest > k ? latest : k + 1;
+		int64_t next = due + sampler__interval(o, mean, &rng);
+		while (next <= now) {
+			int64_t after = next + sampler__interval(o, mean, &rng);
+			if (after > now)
+				break;
+			st->missed++;
+			next = after;
+		}
+		due = next;
+		if (o->warn_behind)
+			behind__check(&behind, st, now, o->rate_hz);
 	}
 	st->elapsed_ns = clock__ns(CLOCK_MONOTONIC) - start;
 	st->cpu_ns = clock__ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-	st->calls = t->mem.calls - calls0;
-	py_walker__free(w);
-	free(names);
+out:;
+	const struct family_stats *fs = family__stats(s.fam);
+	st->processes = fs->pythons;
+	st->ignored = fs->ignored;
+	family__free(s.fam);
+	st->calls = s.calls_done;
+	if (s.child_log)
+		fclose(s.child_log);
 	return err;
 }

@@ -484,8 +484,9 @@ static int trie__copy_into(struct trie *dst, const struct trie *src,
 		struct ps_frame f = src->frames[i];
 
 		fmap[i] = UINT32_MAX; /* dropped: the node maps to its parent */
-		if ((flags & TRIE_NO_THREADS) &&
-		    (f.kind == PS_FRAME_THREAD || f.kind == PS_FRAME_PROCESS))
+		if ((flags & TRIE_NO_THREADS) && f.kind == PS_FRAME_THREAD)
+			continue;
+		if ((flags & TRIE_NO_PROCESSES) && f.kind == PS_FRAME_PROCESS)
 			continue;
 		if ((flags & TRIE_FUNCTIONS) && f.kind == PS_FRAME_PYTHON)
 			f.line = f.firstlineno;

@@ -1,0 +1,81 @@
+/*
+ * family.h - the processes one run samples: the target and, with
+ * --subprocesses, every Python process descended from it.
+ *
+ * A process is known by its pid together with its identity (start time
+ * and exec hash, proc.h): a pid that is reused, or a process that execs,
+ * becomes a new member, so its samples never go to the wrong program.
+ * Descendants that are not Python are kept (their children may be) but
+ * never sampled.
+ */
+#ifndef PSAMPLE_FAMILY_H
+#define PSAMPLE_FAMILY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "psample/proc.h"
+#include "psample/pystack.h"
+#include "psample/pytarget.h"
+
+enum member_state {
+	MEMBER_PENDING, /* not (yet) an interpreter psample can read */
+	MEMBER_PYTHON, /* sampled */
+	MEMBER_IGNORED, /* not Python, or a Python psample cannot read */
+};
+
+struct member {
+	pid_t pid;
+	struct proc_identity id;
+	enum member_state state;
+	bool root; /* the run's target */
+	int64_t pending_since; /* ns: when it started to be PENDING */
+	int last_err; /* why it is PENDING or IGNORED */
+	struct py_target *t;
+	bool own_t;
+	struct py_walker *w;
+	char cmdline[512];
+	uint64_t samples; /* its samples taken */
+	uint32_t fails; /* consecutive samples that failed */
+	void *priv; /* the sampler's */
+};
+
+struct family;
+
+/* Called before a member's walker goes (it exited, exec'd, or the end). */
+typedef void family_release_fn(void *arg, struct member *m);
+
+/*
+ * A family of root (whose target t stays the caller's); follow: find
+ * descendants at each scan.  -ENOMEM, or why root cannot be sampled.
+ */
+int family__new(pid_t root, struct py_target *t, bool follow,
+		family_release_fn *release, void *arg, struct family **out);
+
+/* Free every member's target and walker (not the caller's target). */
+void family__free(struct family *f);
+
+/*
+ * Notice new descendants, execs, reused pids and exits, and open the
+ * PENDING members that have become readable Python.  now: monotonic ns.
+ * Members that end are released, then dropped.  Returns 0, or -ESRCH
+ * once the root process is gone.
+ */
+int family__scan(struct family *f, int64_t now);
+
+/* Check one member now (after a failed sample): as in family__scan. */
+int family__check(struct family *f, struct member *m, int64_t now);
+
+uint32_t family__count(const struct family *f);
+struct member *family__member(struct family *f, uint32_t i);
+
+struct family_stats {
+	uint64_t pythons; /* members that became sampled interpreters */
+	uint64_t ignored; /* members given up on */
+	uint64_t execs; /* execs noticed */
+};
+
+const struct family_stats *family__stats(const struct family *f);
+
+#endif
