@@ -9,7 +9,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <stdint.h>
+
 #include "psample/output.h"
+#include "psample/pytarget.h"
 
 struct cli_opts {
 	pid_t pid;
@@ -70,6 +73,21 @@ int cli__write_outputs(const struct cli_opts *o, const struct cli_outputs *out,
 /* The end-of-run table of top functions, on stderr. */
 void cli__report(const struct trie *t, const struct profile_meta *m,
 		 const struct cli_opts *o);
+
+/*
+ * Open pid as a target, waiting up to wait_ns while it is not (yet) an
+ * initialised interpreter.  child: our child, whose early exit ends the
+ * wait with -ECHILD and its status in *child_status.
+ */
+int cli__open(pid_t pid, pid_t child, int64_t wait_ns, struct py_target **t,
+	      int *child_status);
+
+/* A child's wait status as psample's exit code (128 + signal). */
+int cli__exit_code(int status);
+
+/* The message and exit code for a sampler that refused to start. */
+int cli__start_error(int err, const struct cli_opts *o,
+		     const struct py_target *t);
 
 int cli__record(struct cli_opts *o);
 int cli__convert(struct cli_opts *o);

@@ -140,8 +140,8 @@ static int run__check_outputs(const struct cli_opts *o,
 	return 0;
 }
 
-static int run__start_error(int err, const struct cli_opts *o,
-			    const struct py_target *t)
+int cli__start_error(int err, const struct cli_opts *o,
+		     const struct py_target *t)
 {
 	if (err == -PS_ENOGIL) {
 		fprintf(stderr,
@@ -197,7 +197,7 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 	if (err && !st->ticks) {
 		/* Refused at start: nothing was sampled. */
 		trie__free(trie);
-		return run__start_error(err, o, t);
+		return cli__start_error(err, o, t);
 	}
 	if (err) {
 		/* Keep going: what was sampled is still written. */
@@ -231,9 +231,8 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 	return rc;
 }
 
-/* Open pid, waiting while it is not (yet) an initialised interpreter. */
-static int run__open(pid_t pid, pid_t child, int64_t wait_ns,
-		     struct py_target **t, int *child_status)
+int cli__open(pid_t pid, pid_t child, int64_t wait_ns, struct py_target **t,
+	      int *child_status)
 {
 	int64_t deadline = now_ns() + wait_ns;
 
@@ -267,7 +266,7 @@ int cli__attach(struct cli_opts *o)
 
 	cli__catch_signals();
 	/* A process that is just starting gets a moment to initialise. */
-	int err = run__open(o->pid, 0, 1000000000LL, &t, NULL);
+	int err = cli__open(o->pid, 0, 1000000000LL, &t, NULL);
 	if (err)
 		return cli__fail(err, o->pid, "attach");
 	if ((rc = cli__outputs(o, o->pid, NULL, &ro)) ||
@@ -280,7 +279,7 @@ int cli__attach(struct cli_opts *o)
 	return rc;
 }
 
-static int exit_code(int status)
+int cli__exit_code(int status)
 {
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
@@ -300,7 +299,7 @@ static int run__reap(pid_t child)
 		if (cli_stop_signal == SIGTERM)
 			kill(child, SIGTERM);
 	}
-	return exit_code(status);
+	return cli__exit_code(status);
 }
 
 int cli__record(struct cli_opts *o)
@@ -352,13 +351,13 @@ int cli__record(struct cli_opts *o)
 
 	struct py_target *t;
 	int status = 0;
-	int err = run__open(child, child, RECORD_WAIT_NS, &t, &status);
+	int err = cli__open(child, child, RECORD_WAIT_NS, &t, &status);
 	if (err == -ECHILD) {
 		fprintf(stderr,
 			"psample: '%s' exited before Python could be "
 			"sampled; no profile written\n",
 			o->argv[0]);
-		return exit_code(status);
+		return cli__exit_code(status);
 	}
 	if (err) {
 		if (cli_stop) {
@@ -384,7 +383,7 @@ int cli__record(struct cli_opts *o)
 	 * already reached the whole foreground group. */
 	if (cli_stop && cli_stop_signal == SIGTERM && !st.child_reaped)
 		kill(child, SIGTERM);
-	int child_rc =
-		st.child_reaped ? exit_code(st.child_status) : run__reap(child);
+	int child_rc = st.child_reaped ? cli__exit_code(st.child_status)
+				       : run__reap(child);
 	return rc ? rc : child_rc;
 }
