@@ -293,13 +293,19 @@ static int run__reap(pid_t child)
 {
 	int status;
 
-	while (waitpid(child, &status, 0) < 0) {
-		if (errno != EINTR)
-			return PS_EXIT_INTERNAL;
-		if (cli_stop_signal == SIGTERM)
-			kill(child, SIGTERM);
+	for (;;) {
+		if (waitpid(child, &status, 0) < 0) {
+			if (errno != EINTR)
+				return PS_EXIT_INTERNAL;
+			if (cli_stop_signal == SIGTERM)
+				kill(child, SIGTERM);
+			continue;
+		}
+		/* A stop of a thread --blocking still traced is not the
+		 * end of the command. */
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return cli__exit_code(status);
 	}
-	return cli__exit_code(status);
 }
 
 int cli__record(struct cli_opts *o)

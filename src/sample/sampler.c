@@ -497,8 +497,8 @@ static int sampler__member(struct sampler *s, struct member *m, bool *any)
 			return paused; /* e.g. -EPERM: say so */
 	}
 	err = py_walker__sample(m->w, &smp);
-	if (paused > 0)
-		pause__resume(ms->pause);
+	if (o->blocking && ms->nptids)
+		pause__resume(ms->pause); /* also the ones that stopped late */
 	if (o->blocking && !paused && !err) {
 		/* First sample: it learnt the Python threads; take it again
 		 * with them stopped. */
@@ -509,7 +509,7 @@ static int sampler__member(struct sampler *s, struct member *m, bool *any)
 		if (paused < 0 && m->root && !m->samples)
 			return paused;
 		err = py_walker__sample(m->w, &smp);
-		if (paused > 0)
+		if (ms->nptids)
 			pause__resume(ms->pause);
 	}
 	if (err == -PS_ENOTREADY)
@@ -547,7 +547,9 @@ static bool sampler__child_done(const struct sampler_opts *o,
 	if (o->child <= 0 || st->child_reaped)
 		return st->child_reaped;
 	pid_t r = waitpid(o->child, &status, WNOHANG);
-	if (r == o->child) {
+	/* With --blocking we trace the child's threads, and a tracer's
+	 * wait also reports their stops: only an end is an end. */
+	if (r == o->child && (WIFEXITED(status) || WIFSIGNALED(status))) {
 		st->child_reaped = true;
 		st->child_status = status;
 	}
