@@ -72,14 +72,18 @@ class Tap:
         sys.exit(1 if self.failed else 0)
 
 
-def interpreters(tap):
-    """Every interpreter found, and the subset psample supports; notes
-    the others as skips so a missing version is visible."""
+def interpreters(tap, what=None):
+    """Every interpreter found, and the subset psample supports.  With
+    what ("record on"), each other one is reported as a skipped check
+    "<what> <interpreter>", so a missing version is visible."""
     found = pythons.discover(min_version=(3, 8))
     supported = []
     for it in found:
         if tuple(it.version[:2]) in SUPPORTED:
             supported.append(it)
+        elif what:
+            tap.skip("%s %s" % (what, label(it)),
+                     "psample does not support %d.%d yet" % it.version[:2])
     if not supported:
         tap.ok(False, "a supported interpreter was found",
                "found: %s" % [i.path for i in found])

@@ -293,12 +293,8 @@ def check_threads(tap, it, d):
 def main():
     tap = common.Tap()
     d = common.tmpdir()
-    found, supported = common.interpreters(tap)
-    for it in found:
-        if it not in supported:
-            tap.skip("pstats from %s" % common.label(it),
-                     "psample does not support %d.%d yet" % it.version[:2])
-            continue
+    found, supported = common.interpreters(tap, "pstats from")
+    for it in supported:
         check(tap, it, found, os.path.join(d, str(len(os.listdir(d)))))
     if supported:
         check_threads(tap, supported[0], os.path.join(d, "threads"))
