@@ -179,8 +179,8 @@ int proc__identity(pid_t pid, struct proc_identity *id)
 /* Children from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN). */
 static int proc__children_files(pid_t pid, pid_t *out, size_t max)
 {
-	pid_t tids[1024];
-	char path[96], buf[4096];
+	pid_t tids[1024] = {0};
+	char path[96], buf[4096] = "";
 	size_t n = 0;
 	int nt = proc__tasks(pid, tids, 1024);
 
