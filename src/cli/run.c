@@ -110,7 +110,9 @@ static void run__summary(const struct cli_opts *o,
 			"psample: garbage collection ran at %.1f%% of "
 			"ticks%s\n",
 			pct(st->gc_ticks, st->ticks),
-			o->no_gc ? "" : " (the <GC> frame)");
+			o->no_gc || o->mode == SAMPLER_MEMORY
+				? ""
+				: " (the <GC> frame)");
 	if (o->mode == SAMPLER_MEMORY)
 		fprintf(stderr,
 			"psample: resident memory grew by %lld bytes while "
@@ -120,7 +122,7 @@ static void run__summary(const struct cli_opts *o,
 
 /*
  * The modes a target cannot give are refused at start, and memory
- * profiles (signed byte counts) only go to the format that can carry
+ * profiles (signed byte counts) only go to the formats that can carry
  * them.  Returns 0 or an exit code (message given).
  */
 static int run__check_outputs(const struct cli_opts *o,
@@ -129,11 +131,15 @@ static int run__check_outputs(const struct cli_opts *o,
 	if (o->mode != SAMPLER_MEMORY)
 		return 0;
 	for (size_t i = 0; i < ro->n; i++) {
-		if (strcmp(ro->v[i].fmt->name, "folded") != 0) {
+		const char *f = ro->v[i].fmt->name;
+		if (strcmp(f, "folded") && strcmp(f, "pprof") &&
+		    strcmp(f, "raw")) {
 			fprintf(stderr,
-				"psample: --mode memory writes folded stacks "
-				"only (counts are bytes, negative for frees): "
-				"use -f folded\n");
+				"psample: --mode memory writes folded, pprof "
+				"or "
+				"raw (counts are bytes, negative for frees), "
+				"not %s\n",
+				f);
 			return PS_EXIT_USAGE;
 		}
 	}

@@ -450,6 +450,7 @@ struct pprof {
 	size_t ids_cap;
 	/* Strings every profile has. */
 	uint64_t s_samples, s_count, s_type, s_unit;
+	bool memory; /* one value per sample: signed bytes */
 	uint64_t s_thread_id, s_thread_name, s_pid, s_binary;
 	int64_t period; /* ns */
 };
@@ -564,6 +565,8 @@ static int pprof__sample(struct pprof *pw, uint32_t id)
 	const struct ps_frame *thread = NULL, *process = NULL;
 	uint64_t thread_name = 0;
 	uint64_t self = trie__node(pw->t, id)->self;
+	/* Memory profiles have one value, bytes, negative for frees (an
+	 * int64 field takes them as two's complement, as stored). */
 	uint64_t values[2] = {self, self * (uint64_t)pw->period};
 	size_t depth = 0;
 
@@ -598,7 +601,7 @@ static int pprof__sample(struct pprof *pw, uint32_t id)
 
 	pw->msg.len = 0;
 	pb__packed(&pw->msg, SAMPLE_LOCATION_ID, pw->ids, depth);
-	pb__packed(&pw->msg, SAMPLE_VALUE, values, 2);
+	pb__packed(&pw->msg, SAMPLE_VALUE, values, pw->memory ? 1 : 2);
 	if (thread) {
 		pprof__label_num(pw, pw->s_thread_id, thread->num);
 		/* A label has a str or a num: no empty name for unnamed. */
@@ -675,8 +678,9 @@ static int pprof__comment(struct pprof *pw, const char *key, const char *value,
 static int pprof__header(struct pprof *pw, const struct profile_meta *m,
 			 uint64_t comments[3], size_t *ncomments)
 {
-	const char *mode =
-		m && m->mode && !strcmp(m->mode, "cpu") ? "cpu" : "wall";
+	const char *mode = pw->memory				     ? "memory"
+			   : m && m->mode && !strcmp(m->mode, "cpu") ? "cpu"
+								     : "wall";
 	struct strtab *st = &pw->strings;
 	uint64_t empty;
 	char pid[24];
@@ -687,7 +691,8 @@ static int pprof__header(struct pprof *pw, const struct profile_meta *m,
 	    (err = strtab__add(st, "samples", &pw->s_samples)) ||
 	    (err = strtab__add(st, "count", &pw->s_count)) ||
 	    (err = strtab__add(st, mode, &pw->s_type)) ||
-	    (err = strtab__add(st, "nanoseconds", &pw->s_unit)) ||
+	    (err = strtab__add(st, pw->memory ? "bytes" : "nanoseconds",
+			       &pw->s_unit)) ||
 	    (err = strtab__add(st, "thread_id", &pw->s_thread_id)) ||
 	    (err = strtab__add(st, "thread_name", &pw->s_thread_name)) ||
 	    (err = strtab__add(st, "pid", &pw->s_pid)) ||
@@ -719,13 +724,17 @@ static int pprof__encode(struct pprof *pw, const struct profile_meta *m)
 	uint32_t n = trie__nnodes(pw->t);
 	int err;
 
-	pw->period = pprof__period(m);
+	pw->memory = m && m->mode && !strcmp(m->mode, "memory");
+	pw->period = pw->memory ? 1 : pprof__period(m);
 	if ((err = pprof__header(pw, m, comments, &ncomments)))
 		return err;
 
-	/* Count first: the proto recommends it, and -sample_index=0 works. */
-	pprof__value_type(&pw->part[PART_SAMPLE_TYPE], &pw->msg,
-			  PROFILE_SAMPLE_TYPE, pw->s_samples, pw->s_count);
+	/* Count first: the proto recommends it, and -sample_index=0 works.
+	 * A memory profile counts bytes, not samples: that one only. */
+	if (!pw->memory)
+		pprof__value_type(&pw->part[PART_SAMPLE_TYPE], &pw->msg,
+				  PROFILE_SAMPLE_TYPE, pw->s_samples,
+				  pw->s_count);
 	pprof__value_type(&pw->part[PART_SAMPLE_TYPE], &pw->msg,
 			  PROFILE_SAMPLE_TYPE, pw->s_type, pw->s_unit);
 

@@ -901,10 +901,12 @@ static int rawread__id(struct rawread *r, const char *what, uint32_t expect)
 	return 0;
 }
 
-/* Add a sample count to the total, which must fit. */
+/* Add a sample count to the total, which must fit.  A memory profile's
+ * counts are int64 bytes stored as two's complement: they wrap. */
 static int rawread__count(struct rawread *r, uint64_t n)
 {
-	if (n > UINT64_MAX - r->total)
+	const char *mode = r->p->strs[1];
+	if ((!mode || strcmp(mode, "memory") != 0) && n > UINT64_MAX - r->total)
 		return rawline__bad(&r->l, "sample counts overflow 64 bits");
 	r->total += n;
 	return 0;

@@ -84,7 +84,12 @@ static int member__open(struct family *f, struct member *m, int64_t now)
 
 static void family__drop(struct family *f, uint32_t i)
 {
-	member__close(f, f->v[i]);
+	struct member *m = f->v[i];
+
+	/* A child that ended before its grace ran out, never Python. */
+	if (m->state == MEMBER_PENDING && m->last_err == -PS_ENOTPYTHON)
+		f->st.ignored++;
+	member__close(f, m);
 	free(f->v[i]);
 	f->v[i] = f->v[--f->n];
 }
@@ -121,6 +126,7 @@ int family__check(struct family *f, struct member *m, int64_t now)
 		member__close(f, m);
 		m->state = MEMBER_PENDING;
 		m->pending_since = now;
+		m->last_err = 0;
 		m->samples = 0;
 	}
 	if (m->state == MEMBER_PENDING && member__open(f, m, now) == -ESRCH) {
