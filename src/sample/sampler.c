@@ -582,7 +582,7 @@ struct behind {
 };
 
 static void behind__check(struct behind *b, const struct sampler_stats *st,
-			  int64_t now, double rate)
+			  int64_t now, const struct sampler_opts *o)
 {
 	if (now - b->since < NSEC)
 		return;
@@ -591,8 +591,11 @@ static void behind__check(struct behind *b, const struct sampler_stats *st,
 	uint64_t skipped = st->missed - b->missed;
 	double secs = (double)(now - b->since) / 1e9;
 	/* Ticks skipped outright, or most of them late: a busy machine
-	 * delays some wake-ups, which is not falling behind. */
-	if (d && (skipped * 20 > d || l * 2 > d)) {
+	 * delays some wake-ups, which is not falling behind.  Exponential
+	 * intervals are often shorter than a sample takes, so with
+	 * --poisson some skipping is the schedule, not psample. */
+	uint64_t skip_limit = o->poisson ? d / 5 : d / 20;
+	if (d && (skipped > skip_limit || l * 2 > d)) {
 		/* Half the rate it managed leaves each sample room. */
 		double suggest = (double)(st->ticks - b->ticks) / secs / 2;
 		fprintf(stderr,
@@ -600,7 +603,7 @@ static void behind__check(struct behind *b, const struct sampler_stats *st,
 			"last %.1f s were late or skipped (asked %.0f Hz); "
 			"lower the rate, e.g. -r %.0f\n",
 			(unsigned long long)l, (unsigned long long)d, secs,
-			rate, suggest < 1 ? 1 : suggest);
+			o->rate_hz, suggest < 1 ? 1 : suggest);
 	}
 	b->since = now;
 	b->ticks = st->ticks;
@@ -726,7 +729,7 @@ int sampler__run(struct py_target *t, struct trie *trie,
 		}
 		due = next;
 		if (o->warn_behind)
-			behind__check(&behind, st, now, o->rate_hz);
+			behind__check(&behind, st, now, o);
 	}
 	st->elapsed_ns = clock__ns(CLOCK_MONOTONIC) - start;
 	st->cpu_ns = clock__ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
