@@ -1,0 +1,403 @@
+"""psample's sampling modes (--mode wall/cpu/gil/memory, --idle, --no-gc,
+--poisson) and its falling-behind warning, against real interpreters.
+
+Each workload (workloads/modes.py) splits its time in a known way: half
+asleep and half spinning; one thread computing while others wait in C
+with the GIL released; a loop that spends a known part of its time in
+gc.collect(); memory kept by one function and only churned by another.
+Each mode must show what it promises of that split: cpu mode drops the
+sleeping half, gil mode keeps the computing thread, <GC> sits on the
+collecting stack, memory mode charges the growth to the function that
+grew.
+"""
+import json
+import math
+import os
+import re
+import shutil
+import statistics
+import subprocess
+
+import common
+
+MODES = os.path.join(common.WORKLOADS, "modes.py")
+RATIO = os.path.join(common.WORKLOADS, "ratio.py")
+RATE = 200
+SIGNED_LINE = re.compile(r"^([^;\r\n]+(?:;[^;\r\n]+)*) (-?[0-9]+)$")
+ACHIEVED = re.compile(r"\(([\d.]+) Hz achieved, (\d+) Hz asked")
+
+
+def record(d, it, tag, args, extra=(), fmt="folded", rate=RATE):
+    out = os.path.join(d, "%s.%s" % (tag, fmt.split(",")[0]))
+    stem = os.path.join(d, tag)
+    r = common.run(["record", "-r", str(rate), "-f", fmt,
+                    "-o", stem if "," in fmt else out] + list(extra) +
+                   ["--", it.path, MODES] + args, timeout=180)
+    path = stem + ".folded" if "," in fmt else out
+    stacks, malformed = (common.read_folded(path) if os.path.exists(path)
+                         else ([], ["no profile written"]))
+    return r, stacks, malformed
+
+
+def names_of(stack):
+    return [common.frame_name(f) for f in stack]
+
+
+def samples_with(stacks, fn, innermost=False):
+    n = 0
+    for stack, count in stacks:
+        names = names_of(stack)
+        if (names and names[-1] == fn) if innermost else fn in names:
+            n += count
+    return n
+
+
+def idle_split(stacks, fn):
+    """(samples with fn whose innermost frame is <idle>, all with fn)."""
+    idle = total = 0
+    for stack, count in stacks:
+        names = names_of(stack)
+        if fn in names:
+            total += count
+            if names[-1] == "<idle>":
+                idle += count
+    return idle, total
+
+
+def check_alternate(tap, it, d):
+    """nap() sleeps and spin_chunk() spins, 200 ms each in turn."""
+    name = common.label(it)
+
+    r, stacks, bad = record(d, it, "wall", ["alternate", "2"],
+                            extra=["--mode", "wall"])
+    nap, spin = samples_with(stacks, "nap"), samples_with(stacks, "spin_chunk")
+    share = 100.0 * nap / (nap + spin) if nap + spin else 0
+    tap.ok(r.returncode == 0 and not bad and 35 <= share <= 65,
+           "%s: --mode wall: the sleeping and the spinning function share "
+           "the samples about evenly (nap %.1f%% of %d)" % (
+               name, share, nap + spin), r.stderr)
+    marked = samples_with(stacks, "<idle>")
+    tap.ok(r.returncode == 0 and marked == 0 and nap > 0,
+           "%s: --mode wall without --idle marks nothing <idle>" % name,
+           "%d samples marked" % marked)
+
+    # Some nap() samples in cpu mode are right: a thread woken from
+    # time.sleep is runnable (R, "on a CPU" for the scheduler) while it
+    # waits for a CPU, still inside nap().  And a thread's stack and its
+    # state are read one after the other, so a wake-up between the two
+    # reads counts.  Both happen at each wake-up.  On a quiet machine
+    # that is 0 samples; on a 2-core machine running other tests (load
+    # average above 10) wake-up latency and psample's own preemption
+    # between the reads reach tens of ms: 4.6% and 5.2% of samples were
+    # seen with 50 and 100 ms chunks.  With 200 ms chunks, 2.5 wake-ups
+    # a second, 10 ms each against ~500 ms/s of spinning is 5%.  A cpu
+    # mode that kept sleeping threads gives ~50%.
+    r, stacks, bad = record(d, it, "cpu", ["alternate", "2"],
+                            extra=["--mode", "cpu"])
+    nap, spin = samples_with(stacks, "nap"), samples_with(stacks, "spin_chunk")
+    share = 100.0 * nap / (nap + spin) if nap + spin else 100
+    tap.ok(r.returncode == 0 and not bad and spin >= 100 and share < 5,
+           "%s: --mode cpu: the spinning function is there (%d samples), "
+           "the sleeping one is not (%.1f%%)" % (name, spin, share),
+           r.stderr)
+
+    r, stacks, bad = record(d, it, "cpuidle", ["alternate", "2"],
+                            extra=["--mode", "cpu", "--idle"])
+    nap_idle, nap = idle_split(stacks, "nap")
+    spin_idle, spin = idle_split(stacks, "spin_chunk")
+    share = 100.0 * nap / (nap + spin) if nap + spin else 0
+    tap.ok(r.returncode == 0 and not bad and 35 <= share <= 65 and
+           nap_idle >= 0.9 * nap,
+           "%s: --mode cpu --idle: the sleeping function is kept (%.1f%%), "
+           "with <idle> innermost (%d of %d)" % (name, share, nap_idle, nap),
+           r.stderr)
+    tap.ok(r.returncode == 0 and spin > 0 and spin_idle <= 0.05 * spin,
+           "%s: --mode cpu --idle: the spinning function is not marked "
+           "<idle> (%d of %d)" % (name, spin_idle, spin), r.stderr)
+    misplaced = [";".join(s) for s, _ in stacks
+                 if "<idle>" in names_of(s)[:-1]]
+    tap.ok(not misplaced, "%s: <idle> is only ever the innermost frame"
+           % name, "\n".join(misplaced[:5]))
+
+
+def check_gil(tap, it, d):
+    name = common.label(it)
+    if it.free_threaded:
+        r = common.run(["record", "--mode", "gil", "-o",
+                        os.path.join(d, "ft.folded"), "--", it.path, MODES,
+                        "alternate", "1"], timeout=60)
+        tap.ok(r.returncode == common.EXIT_UNSUPPORTED and
+               "GIL" in r.stderr and len(r.stderr.splitlines()) == 1,
+               "%s: --mode gil on a free-threaded build: one line saying "
+               "there is no GIL, exit %d" % (name, common.EXIT_UNSUPPORTED),
+               "rc=%d\n%s" % (r.returncode, r.stderr))
+        return
+    r, stacks, bad = record(d, it, "gil", ["gil", "2"],
+                            extra=["--mode", "gil", "--threads"])
+    total = sum(c for _, c in stacks)
+    comp = samples_with(stacks, "py_compute")
+    share = 100.0 * comp / total if total else 0
+    tap.ok(r.returncode == 0 and not bad and total >= 100 and share > 80,
+           "%s: --mode gil: the thread computing in Python has most "
+           "samples (%.1f%% of %d), not the ones sleeping or hashing "
+           "without the GIL" % (name, share, total),
+           "rc=%d\n%s" % (r.returncode, r.stderr))
+    # One thread at most holds the GIL: a tick gives at most one stack,
+    # so no more samples than ticks (-r 200 for ~2 s).
+    ticks = None
+    m = re.search(r"(\d+) samples in ([\d.]+) s", r.stderr)
+    if m:
+        ticks = float(m.group(2)) * RATE
+    tap.ok(ticks is not None and total <= ticks * 1.05 + 5,
+           "%s: --mode gil: at most one stack per tick (%d stacks, ~%s "
+           "ticks)" % (name, total, "%.0f" % ticks if ticks else "?"),
+           r.stderr)
+
+
+def check_gc(tap, it, d):
+    name = common.label(it)
+    r, stacks, bad = record(d, it, "gc", ["gc", "1.5"])
+    gcs = [(names_of(s), c) for s, c in stacks if "<GC>" in names_of(s)]
+    n_gc = sum(c for _, c in gcs)
+    on_collect = sum(c for names, c in gcs
+                     if len(names) >= 2 and names[-1] == "<GC>" and
+                     names[-2] == "collect_cycles")
+    tap.ok(r.returncode == 0 and not bad and n_gc > 0 and
+           on_collect >= 0.9 * n_gc,
+           "%s: <GC> sits on top of the stack that runs gc.collect() "
+           "(%d of %d)" % (name, on_collect, n_gc),
+           "%s\n%s" % ("\n".join(";".join(n) for n, _ in gcs[:5]),
+                       r.stderr))
+    # While collect_cycles() is the innermost Python frame the
+    # interpreter is inside gc.collect() all but a few microseconds.
+    in_collect = samples_with(stacks, "collect_cycles", innermost=True)
+    tap.ok(on_collect + in_collect > 0 and
+           on_collect >= 0.7 * (in_collect + on_collect),
+           "%s: a sample inside gc.collect() shows <GC> (%d of %d)" % (
+               name, on_collect, in_collect + on_collect), r.stderr)
+    r, stacks, bad = record(d, it, "nogc", ["gc", "1.5"], extra=["--no-gc"])
+    n_gc = samples_with(stacks, "<GC>")
+    tap.ok(r.returncode == 0 and not bad and n_gc == 0 and
+           samples_with(stacks, "collect_cycles") > 0,
+           "%s: --no-gc: no <GC> frame" % name,
+           "%d <GC> samples\n%s" % (n_gc, r.stderr))
+
+
+def read_signed(path):
+    """Folded lines with signed counts: ([(frames, count)], malformed)."""
+    stacks, bad = [], []
+    with open(path, encoding="utf-8") as f:
+        for line in f.read().split("\n"):
+            if not line:
+                continue
+            m = SIGNED_LINE.match(line)
+            if not m:
+                bad.append(line)
+                continue
+            stacks.append((m.group(1).split(";"), int(m.group(2))))
+    return stacks, bad
+
+
+def check_memory(tap, it, d):
+    name = common.label(it)
+    stem = os.path.join(d, "mem")
+    r = common.run(["record", "--mode", "memory", "-r", str(RATE),
+                    "-f", "folded", "-o", stem + ".folded", "--", it.path,
+                    MODES, "memory"], timeout=120)
+    real = None
+    for line in r.stdout.splitlines():
+        if line.startswith("{"):
+            real = json.loads(line)
+    if not tap.ok(r.returncode == 0 and real and
+                  os.path.exists(stem + ".folded"),
+                  "%s: --mode memory -f folded writes a profile" % name,
+                  "rc=%d\n%s" % (r.returncode, r.stderr)):
+        return
+    stacks, bad = read_signed(stem + ".folded")
+    grow = sum(c for s, c in stacks if "grow" in names_of(s))
+    churn = sum(c for s, c in stacks if "churn" in names_of(s))
+    tap.ok(not bad and 0.5 * real["grow"] <= grow <= 2 * real["grow"],
+           "%s: --mode memory: grow() is charged its resident growth "
+           "(%.1f MB, the process saw %.1f MB)" % (
+               name, grow / 1e6, real["grow"] / 1e6),
+           "\n".join(bad[:5]) + "\n" + r.stderr)
+    tap.ok(abs(churn) <= 0.25 * real["grow"],
+           "%s: --mode memory: churn(), which frees what it allocates, is "
+           "charged little (%.1f MB)" % (name, churn / 1e6), r.stderr)
+
+
+def check_memory_formats(tap, it, d):
+    """folded, pprof and raw are the formats that can carry signed byte
+    counts (pprof's values are int64; raw is what convert and diff
+    read); the others are refused before anything starts."""
+    for fmt, ext in (("pprof", ".pb.gz"), ("raw", ".psample")):
+        out = os.path.join(d, "memok" + ext)
+        r = common.run(["record", "--mode", "memory", "-r", str(RATE),
+                        "-f", fmt, "-o", out, "--", it.path, MODES,
+                        "memory"], timeout=120)
+        raw = ""
+        if fmt == "raw" and os.path.exists(out):
+            with open(out, encoding="utf-8") as f:
+                raw = f.read()
+        tap.ok(r.returncode == 0 and os.path.exists(out) and
+               (fmt != "raw" or 'meta mode "memory"' in raw),
+               "--mode memory -f %s: written%s" % (
+                   fmt, ", and it records the memory mode"
+                   if fmt == "raw" else ""),
+               "rc=%d\n%s\n%s" % (r.returncode, r.stderr, raw[:300]))
+    for fmt in ("svg", "pstats", "folded,speedscope"):
+        marker = os.path.join(d, "started-%s" % fmt.replace(",", "-"))
+        r = common.run(["record", "--mode", "memory", "-f", fmt, "-o",
+                        os.path.join(d, "memfmt"), "--", "python3", "-c",
+                        "open(%r, 'w')" % marker], timeout=60)
+        tap.ok(r.returncode == common.EXIT_USAGE and
+               not os.path.exists(marker) and r.stderr.strip(),
+               "--mode memory -f %s: refused as a usage error (exit %d) "
+               "before the command starts" % (fmt, common.EXIT_USAGE),
+               "rc=%d\n%s" % (r.returncode, r.stderr))
+
+
+def deadlines(trace):
+    """Absolute deadlines (ns) psample slept until, from strace output."""
+    out = []
+    pat = re.compile(r"clock_nanosleep\(CLOCK_MONOTONIC, TIMER_ABSTIME, "
+                     r"\{tv_sec=(\d+), tv_nsec=(\d+)\}")
+    with open(trace) as f:
+        for line in f:
+            m = pat.search(line)
+            if m:
+                t = int(m.group(1)) * 10**9 + int(m.group(2))
+                if not out or t != out[-1]:     # EINTR retries
+                    out.append(t)
+    return out
+
+
+def check_poisson(tap, it, d):
+    name = common.label(it)
+    # The profile is a normal one: ratio.py's 60/30/10 split shows, and
+    # the rate is the one asked for, on average.  (-r 300: a rate psample
+    # keeps up with on a busy 2-core machine.)
+    out = os.path.join(d, "poisson.folded")
+    r = common.run(["record", "--poisson", "-r", "300", "-f", "folded,raw",
+                    "-o", os.path.join(d, "poisson"), "--", it.path, RATIO,
+                    "3"], timeout=120)
+    m = ACHIEVED.search(r.stderr)
+    hz = float(m.group(1)) if m else 0
+    tap.ok(r.returncode == 0 and 225 <= hz <= 375,
+           "%s: --poisson -r 300 achieves 300 Hz within 25%% (%.0f Hz)"
+           % (name, hz), r.stderr)
+    stacks, bad = (common.read_folded(out) if os.path.exists(out)
+                   else ([], ["missing"]))
+    tot = {f: samples_with(stacks, f) for f in "abc"}
+    n = sum(tot.values())
+    sh = {f: 100.0 * v / n for f, v in tot.items()} if n else {}
+    tap.ok(not bad and n >= 600 and
+           all(abs(sh[f] - w) <= 6 for f, w in zip("abc", (60, 30, 10))),
+           "%s: --poisson: the profile is otherwise normal (a/b/c %s over "
+           "%d samples)" % (name, "/".join("%.1f" % sh.get(f, 0)
+                                           for f in "abc"), n),
+           "\n".join(bad[:5]))
+    raw = ""
+    if os.path.exists(os.path.join(d, "poisson.psample")):
+        with open(os.path.join(d, "poisson.psample")) as f:
+            raw = f.read()
+    tap.ok(re.search(r"^meta interval_s 0\.00333333\d*$", raw, re.M),
+           "%s: --poisson: the raw profile's interval is the mean one"
+           % name, raw[:300])
+
+    # The schedule itself, from the deadlines psample sleeps until
+    # (strace sees them; psample never knows it is traced).  An
+    # exponential distribution has its standard deviation equal to its
+    # mean, and a Kolmogorov-Smirnov distance to the fitted exponential
+    # below 2/sqrt(n) (exceeded with a probability far below 1e-3).
+    # Without --poisson the intervals are all the same.
+    if not shutil.which("strace"):
+        tap.skip("%s: --poisson intervals are exponential" % name,
+                 "strace not found")
+        return
+    for poisson in (True, False):
+        with common.Target(it.path, "idle.py") as t:
+            trace = os.path.join(d, "strace-%d.txt" % poisson)
+            argv = ["strace", "-o", trace, "-e", "trace=clock_nanosleep",
+                    common.PSAMPLE, "attach", "--pid", str(t.pid), "-r",
+                    "300", "-d", "2", "-q", "-o",
+                    os.path.join(d, "strace.folded")]
+            if poisson:
+                argv.append("--poisson")
+            p = subprocess.run(argv, capture_output=True, text=True,
+                               timeout=60)
+        ts = deadlines(trace) if os.path.exists(trace) else []
+        iv = [b - a for a, b in zip(ts, ts[1:])]
+        if len(iv) < 300:
+            tap.ok(False, "%s: strace shows psample's deadlines" % name,
+                   "%d deadlines\nrc=%d %s" % (len(ts), p.returncode,
+                                               p.stderr[-2000:]))
+            continue
+        mean = statistics.mean(iv)
+        cv = statistics.pstdev(iv) / mean
+        want = 1e9 / 300
+        if poisson:
+            s = sorted(iv)
+            k = len(s)
+            ks = max(max((i + 1) / k - (1 - math.exp(-v / mean)),
+                         (1 - math.exp(-v / mean)) - i / k)
+                     for i, v in enumerate(s))
+            tap.ok(abs(mean / want - 1) <= 0.2 and 0.75 <= cv <= 1.3 and
+                   ks < 2 / math.sqrt(k),
+                   "%s: --poisson intervals are exponential with mean "
+                   "1/rate (%d intervals: mean %.2f ms, cv %.2f, KS %.3f)"
+                   % (name, k, mean / 1e6, cv, ks))
+        else:
+            tap.ok(abs(mean / want - 1) <= 0.05 and cv < 0.1,
+                   "%s: without --poisson the intervals are regular "
+                   "(mean %.2f ms, cv %.3f)" % (name, mean / 1e6, cv))
+
+
+def check_behind(tap, it, d):
+    name = common.label(it)
+    r = common.run(["record", "-r", "50000", "-o",
+                    os.path.join(d, "behind.folded"), "--", it.path, MODES,
+                    "deep", "3", "300"], timeout=120)
+    lines = [ln for ln in r.stderr.splitlines() if "falling behind" in ln]
+    summary = [ln for ln in r.stderr.splitlines()
+               if re.match(r"psample: \d+ samples in", ln)]
+    tap.ok(r.returncode == 0 and 1 <= len(lines) <= 4 and
+           all("rate" in ln for ln in lines) and len(summary) == 1 and
+           re.search(r"Hz achieved.* \d+ late", summary[0]),
+           "%s: -r 50000 on a 300-frame stack for 3 s: 1 to 4 'falling "
+           "behind' lines advising a lower rate (%d), then the summary"
+           % (name, len(lines)), r.stderr[-3000:])
+    # -q is "nothing on stderr" (README), the warning included.
+    r = common.run(["record", "-q", "-r", "50000", "-o",
+                    os.path.join(d, "behindq.folded"), "--", it.path, MODES,
+                    "deep", "2", "300"], timeout=120)
+    tap.ok(r.returncode == 0 and r.stderr == "",
+           "%s: -q: nothing on stderr, not even 'falling behind'" % name,
+           r.stderr[-3000:])
+
+
+def main():
+    tap = common.Tap()
+    d = common.tmpdir()
+    found, supported = common.interpreters(tap, "modes on")
+    for it in supported:
+        check_gil(tap, it, d)
+        check_alternate(tap, it, d)
+        # On a free-threaded build (no GIL holder) <GC> goes on every
+        # sampled thread: the workload has one.
+        check_gc(tap, it, d)
+        check_memory(tap, it, d)
+    if not any(it.free_threaded for it in supported):
+        tap.skip("--mode gil on a free-threaded build is refused",
+                 "no free-threaded interpreter found (add one to "
+                 "PSAMPLE_TEST_PYTHONS)")
+    gil = [it for it in supported if not it.free_threaded]
+    if gil:
+        check_memory_formats(tap, gil[-1], d)
+        check_poisson(tap, gil[-1], d)
+        check_behind(tap, gil[-1], d)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
