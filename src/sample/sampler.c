@@ -154,6 +154,7 @@ struct mstate {
 	struct pause *pause;
 	pid_t *ptids; /* --blocking: its Python threads at the last sample */
 	uint32_t nptids, cap_ptids;
+	bool all_tasks; /* ptids is every thread: some had no tid */
 	int statm_fd;
 	int64_t rss; /* memory mode: resident bytes at the last sample */
 	bool rss_known;
@@ -313,20 +314,37 @@ static struct mstate *member__state(struct sampler *s, struct member *m)
 	return ms;
 }
 
-/* Remember which threads run Python, for the next --blocking pause. */
-static int mstate__keep_tids(struct mstate *ms, const struct py_sample *smp)
+/*
+ * Remember which threads run Python, for the next --blocking pause.
+ * Where the version gives no native tid for a thread, every thread of
+ * the process is stopped instead.
+ */
+static int mstate__keep_tids(struct mstate *ms, pid_t pid,
+			     const struct py_sample *smp)
 {
-	if (smp->nthreads > ms->cap_ptids) {
-		pid_t *v = realloc(ms->ptids, smp->nthreads * sizeof(*v));
+	uint32_t need = smp->nthreads;
+
+	ms->all_tasks = false;
+	for (uint32_t i = 0; i < smp->nthreads; i++)
+		if (smp->threads[i].tid <= 0)
+			ms->all_tasks = true;
+	if (ms->all_tasks)
+		need = PY_MAX_THREADS;
+	if (need > ms->cap_ptids) {
+		pid_t *v = realloc(ms->ptids, need * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		ms->ptids = v;
-		ms->cap_ptids = smp->nthreads;
+		ms->cap_ptids = need;
 	}
 	ms->nptids = 0;
+	if (ms->all_tasks) {
+		int n = proc__tasks(pid, ms->ptids, need);
+		ms->nptids = n > 0 ? (uint32_t)n : 0;
+		return 0;
+	}
 	for (uint32_t i = 0; i < smp->nthreads; i++)
-		if (smp->threads[i].tid > 0)
-			ms->ptids[ms->nptids++] = smp->threads[i].tid;
+		ms->ptids[ms->nptids++] = smp->threads[i].tid;
 	return 0;
 }
 
@@ -410,7 +428,8 @@ static int sampler__threads(struct sampler *s, struct member *m,
 	for (uint32_t i = 0; i < smp->nthreads; i++) {
 		const struct py_thread *th = &smp->threads[i];
 		if (th->err) {
-			st->thread_errors++;
+			/* -EAGAIN: --blocking could not stop it (counted). */
+			st->thread_errors += th->err != -EAGAIN;
 			continue;
 		}
 		if (!th->depth)
@@ -478,12 +497,64 @@ static void sampler__log_first(struct sampler *s, struct member *m)
  * Sample one process.  Returns 0, -ESRCH when the root has gone, or
  * another negative error that ends the run.
  */
+/* Whether tid was among the threads the last pause stopped. */
+static bool mstate__was_paused(const struct mstate *ms, pid_t tid)
+{
+	if (ms->all_tasks && tid <= 0)
+		return true;
+	for (uint32_t i = 0; i < ms->nptids; i++)
+		if (ms->ptids[i] == tid)
+			return true;
+	return false;
+}
+
+/*
+ * --blocking: read with the Python threads stopped.  The threads to stop
+ * are those of the previous sample, so the first read only learns them.
+ * A read during which some Python thread ran - one that could not be
+ * stopped, or one new since the last sample - is not what --blocking
+ * promises: the whole read is dropped when a stop failed, a new thread's
+ * stack when it is new (*fresh gets which), and counted.
+ */
+static int sampler__read_blocking(struct sampler *s, struct member *m,
+				  struct mstate *ms,
+				  const struct py_sample **smp, bool *dropped)
+{
+	int err;
+
+	*dropped = false;
+	if (!ms->nptids) {
+		if ((err = py_walker__sample(m->w, smp)) ||
+		    (err = mstate__keep_tids(ms, m->pid, *smp)))
+			return err;
+		if (!ms->nptids)
+			return 0;
+	}
+	int paused = pause__stop(ms->pause, ms->ptids, ms->nptids);
+	if (paused < 0 && m->root && !m->samples)
+		return paused; /* e.g. -EPERM: say so */
+	err = py_walker__sample(m->w, smp);
+	pause__resume(ms->pause); /* also the ones that stopped late */
+	if (paused < (int)ms->nptids) {
+		/* Gone threads count here too: rare, and harmless to skip. */
+		s->st->pause_errors +=
+			ms->nptids - (uint32_t)(paused > 0 ? paused : 0);
+		*dropped = true;
+	}
+	return err;
+}
+
+/*
+ * Sample one process.  Returns 0, -ESRCH when the root has gone, or
+ * another negative error that ends the run.
+ */
 static int sampler__member(struct sampler *s, struct member *m, bool *any)
 {
 	const struct sampler_opts *o = s->o;
 	struct mstate *ms = member__state(s, m);
 	const struct py_sample *smp;
-	int err, paused = 0;
+	bool dropped = false;
+	int err;
 
 	if (!ms)
 		return -ENOMEM;
@@ -491,30 +562,11 @@ static int sampler__member(struct sampler *s, struct member *m, bool *any)
 		/* Another interpreter than the root's, with no GIL to read. */
 		return m->root ? ms->gil : 0;
 	}
-	if (o->blocking && ms->nptids) {
-		paused = pause__stop(ms->pause, ms->ptids, ms->nptids);
-		if (paused < 0 && m->root && !m->samples)
-			return paused; /* e.g. -EPERM: say so */
-	}
-	err = py_walker__sample(m->w, &smp);
-	if (o->blocking && ms->nptids)
-		pause__resume(ms->pause); /* also the ones that stopped late */
-	if (o->blocking && !paused && !err) {
-		/* First sample: it learnt the Python threads; take it again
-		 * with them stopped. */
-		if ((err = mstate__keep_tids(ms, smp)))
-			return err;
-		if (ms->nptids)
-			paused = pause__stop(ms->pause, ms->ptids, ms->nptids);
-		if (paused < 0 && m->root && !m->samples)
-			return paused;
-		err = py_walker__sample(m->w, &smp);
-		if (ms->nptids)
-			pause__resume(ms->pause);
-	}
+	err = o->blocking ? sampler__read_blocking(s, m, ms, &smp, &dropped)
+			  : py_walker__sample(m->w, &smp);
 	if (err == -PS_ENOTREADY)
 		return 0;
-	if (err == -ENOMEM)
+	if (err == -ENOMEM || err == -EPERM)
 		return err;
 	if (err) {
 		s->st->errors++;
@@ -527,9 +579,21 @@ static int sampler__member(struct sampler *s, struct member *m, bool *any)
 		return 0;
 	}
 	m->fails = 0;
-	if (o->blocking && (err = mstate__keep_tids(ms, smp)))
-		return err;
 	bool mine = false;
+	if (o->blocking) {
+		/* Threads that ran unstopped: not a --blocking stack. */
+		for (uint32_t i = 0; i < smp->nthreads; i++) {
+			struct py_thread *th =
+				(struct py_thread *)&smp->threads[i];
+			if (th->depth && !th->err &&
+			    (dropped || !mstate__was_paused(ms, th->tid))) {
+				th->err = -EAGAIN;
+				s->st->pause_errors += !dropped;
+			}
+		}
+		if ((err = mstate__keep_tids(ms, m->pid, smp)))
+			return err;
+	}
 	if ((err = sampler__threads(s, m, ms, smp, &mine)))
 		return err;
 	if (mine) {
