@@ -442,8 +442,11 @@ def named(frames, name):
 def check_record(tap, it, d):
     what = "svg (%s)" % common.label(it)
     stem = os.path.join(d, "shapes-%d%d%d" % tuple(it.version[:3]))
+    # --no-gc: the browsing checks pick frames by name and position,
+    # which a rare <GC> leaf moved (2 flakes in ~1000 checks, cause not
+    # pinned down); <GC> itself is tested in test_modes.
     res, script = common.record_shapes(d, it, "svg,folded,raw", stem,
-                                       extra=["--threads"])
+                                       extra=["--threads", "--no-gc"])
     if not tap.ok(res.returncode == 0, "%s: record -f svg,folded,raw exits 0"
                   % what, res.stderr):
         return None
@@ -609,7 +612,7 @@ def check_diff(tap, it, rec, d):
     ratio = os.path.join(d, "ratio.psample")
     new = os.path.join(d, "merged.psample")
     p = common.run(["record", "-r", "500", "-f", "raw", "-o", ratio, "-q",
-                    "--", it.path, os.path.join(common.WORKLOADS, "ratio.py"),
+                    "--no-gc", "--", it.path, os.path.join(common.WORKLOADS, "ratio.py"),
                     "1"], timeout=120)
     if not tap.ok(p.returncode == 0, "%s: record ratio.py -f raw" % what,
                   p.stderr):
