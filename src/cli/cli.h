@@ -89,6 +89,19 @@ int cli__exit_code(int status);
 int cli__start_error(int err, const struct cli_opts *o,
 		     const struct py_target *t);
 
+struct sampler_opts;
+
+/* The sampler's options from the command line's (no hook, no warning). */
+void cli__sampler_opts(const struct cli_opts *o, pid_t child,
+		       struct sampler_opts *so);
+
+/*
+ * Start argv as a child; apart: in its own process group, ended with
+ * psample, its standard streams on /dev/null (top's screen).  Returns 0
+ * or an exit code (PS_EXIT_EXEC when it cannot run, message given).
+ */
+int cli__spawn(char **argv, bool apart, pid_t *out);
+
 int cli__record(struct cli_opts *o);
 int cli__convert(struct cli_opts *o);
 int cli__diff(struct cli_opts *o);

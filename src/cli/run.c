@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,12 +133,12 @@ static int run__check_outputs(const struct cli_opts *o,
 		return 0;
 	for (size_t i = 0; i < ro->n; i++) {
 		const char *f = ro->v[i].fmt->name;
-		if (strcmp(f, "folded") && strcmp(f, "pprof") &&
-		    strcmp(f, "raw")) {
+		if (strcmp(f, "folded") != 0 && strcmp(f, "pprof") != 0 &&
+		    strcmp(f, "raw") != 0) {
 			fprintf(stderr,
 				"psample: --mode memory writes folded, pprof "
-				"or "
-				"raw (counts are bytes, negative for frees), "
+				"or raw (counts are bytes, negative for "
+				"frees), "
 				"not %s\n",
 				f);
 			return PS_EXIT_USAGE;
@@ -176,18 +177,7 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 			const struct cli_outputs *ro, pid_t child,
 			struct sampler_stats *st)
 {
-	struct sampler_opts so = {
-		.rate_hz = o->rate_hz,
-		.duration_s = o->duration_s,
-		.child = child,
-		.mode = (enum sampler_mode)o->mode,
-		.idle = o->idle,
-		.no_gc = o->no_gc,
-		.blocking = o->blocking,
-		.poisson = o->poisson,
-		.subprocesses = o->subprocesses,
-		.warn_behind = !o->quiet,
-	};
+	struct sampler_opts so;
 	struct trie *trie = trie__new();
 	int64_t start_wall;
 	struct timespec ts;
@@ -195,6 +185,8 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 
 	if (!trie)
 		return cli__fail(-ENOMEM, t->pid, "profile");
+	cli__sampler_opts(o, child, &so);
+	so.warn_behind = !o->quiet;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	start_wall = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	proc__cmdline(t->pid, cmdline, sizeof(cmdline));
@@ -314,17 +306,26 @@ static int run__reap(pid_t child)
 	}
 }
 
-int cli__record(struct cli_opts *o)
+void cli__sampler_opts(const struct cli_opts *o, pid_t child,
+		       struct sampler_opts *so)
 {
-	struct cli_outputs ro;
-	struct sampler_stats st = {0};
-	int pfd[2], rc;
+	*so = (struct sampler_opts){
+		.rate_hz = o->rate_hz,
+		.duration_s = o->duration_s,
+		.child = child,
+		.mode = (enum sampler_mode)o->mode,
+		.idle = o->idle,
+		.no_gc = o->no_gc,
+		.blocking = o->blocking,
+		.poisson = o->poisson,
+		.subprocesses = o->subprocesses,
+	};
+}
 
-	/* Check the output path before starting anything; the default
-	 * name needs the child's pid, so check its directory then. */
-	if ((rc = cli__outputs(o, getpid(), NULL, &ro)) ||
-	    (rc = run__check_outputs(o, &ro)))
-		return rc;
+int cli__spawn(char **argv, bool apart, pid_t *out)
+{
+	int pfd[2];
+
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return cli__fail(-errno, 0, "pipe");
 	fflush(NULL);
@@ -333,7 +334,21 @@ int cli__record(struct cli_opts *o)
 		return cli__fail(-errno, 0, "fork");
 	if (child == 0) {
 		close(pfd[0]);
-		execvp(o->argv[0], o->argv);
+		if (apart) {
+			setpgid(0, 0);
+			/* Not left running if psample is killed outright. */
+			prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+			int fd = open("/dev/null", O_RDWR);
+			if (fd >= 0) {
+				dup2(fd, STDIN_FILENO);
+				dup2(fd, STDOUT_FILENO);
+				dup2(fd, STDERR_FILENO);
+				if (fd > STDERR_FILENO)
+					close(fd);
+			}
+		}
+		execvp(argv[0], argv);
+		/* Tell the parent why, through the close-on-exec pipe. */
 		int e = errno;
 		if (write(pfd[1], &e, sizeof(e)) < 0)
 			_exit(127);
@@ -347,10 +362,28 @@ int cli__record(struct cli_opts *o)
 	close(pfd[0]);
 	if (n == (ssize_t)sizeof(e)) {
 		waitpid(child, NULL, 0);
-		fprintf(stderr, "psample: cannot run '%s': %s\n", o->argv[0],
+		fprintf(stderr, "psample: cannot run '%s': %s\n", argv[0],
 			strerror(e));
 		return PS_EXIT_EXEC;
 	}
+	*out = child;
+	return 0;
+}
+
+int cli__record(struct cli_opts *o)
+{
+	struct cli_outputs ro;
+	struct sampler_stats st = {0};
+	int rc;
+
+	/* Check the output path before starting anything; the default
+	 * name needs the child's pid, so check its directory then. */
+	if ((rc = cli__outputs(o, getpid(), NULL, &ro)) ||
+	    (rc = run__check_outputs(o, &ro)))
+		return rc;
+	pid_t child = 0;
+	if ((rc = cli__spawn(o->argv, false, &child)))
+		return rc;
 	cli__catch_signals();
 	if (!o->output) {
 		/* Now the default name can carry the child's pid. */

@@ -607,20 +607,12 @@ static void *top__sample(void *arg)
 {
 	struct top *tp = arg;
 	struct cli_opts *o = tp->o;
-	struct sampler_opts so = {
-		.rate_hz = o->rate_hz,
-		.duration_s = o->duration_s,
-		.child = tp->child,
-		.mode = (enum sampler_mode)o->mode,
-		.idle = o->idle,
-		.no_gc = o->no_gc,
-		.blocking = o->blocking,
-		.poisson = o->poisson,
-		.subprocesses = o->subprocesses,
-		.thread_states = true,
-		.on_tick = top__on_tick,
-		.arg = tp,
-	};
+	struct sampler_opts so;
+
+	cli__sampler_opts(o, tp->child, &so);
+	so.thread_states = true;
+	so.on_tick = top__on_tick;
+	so.arg = tp;
 
 	tp->start_ns = tp->last_ns = now_ns();
 	tp->next_ns = tp->start_ns + REFRESH_NS;
@@ -1255,56 +1247,6 @@ static void top__signals(void)
 	sigaction(SIGUSR1, &sa, NULL);
 }
 
-/*
- * Start the command with its standard streams on /dev/null (the screen
- * is top's) in a process group of its own (top decides when it ends).
- * Returns 0 or an exit code (message given).
- */
-static int top__spawn(char **argv, pid_t *out)
-{
-	int pfd[2];
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return cli__fail(-errno, 0, "pipe");
-	fflush(NULL);
-	pid_t child = fork();
-	if (child < 0)
-		return cli__fail(-errno, 0, "fork");
-	if (child == 0) {
-		close(pfd[0]);
-		setpgid(0, 0);
-		/* Not left running if psample is killed outright. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-		int fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			dup2(fd, STDIN_FILENO);
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			if (fd > STDERR_FILENO)
-				close(fd);
-		}
-		execvp(argv[0], argv);
-		int e = errno;
-		if (write(pfd[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(pfd[1]);
-	int e = 0;
-	ssize_t n;
-	while ((n = read(pfd[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	close(pfd[0]);
-	if (n == (ssize_t)sizeof(e)) {
-		waitpid(child, NULL, 0);
-		fprintf(stderr, "psample: cannot run '%s': %s\n", argv[0],
-			strerror(e));
-		return PS_EXIT_EXEC;
-	}
-	*out = child;
-	return 0;
-}
-
 /* End a command top started: SIGTERM, then SIGKILL if it lingers. */
 static void top__end_child(pid_t child)
 {
@@ -1466,7 +1408,7 @@ int cli__top(struct cli_opts *o)
 		return rc;
 	setlocale(LC_ALL, "");
 	top__signals();
-	if (o->argv[0] && (rc = top__spawn(o->argv, &tp.child)))
+	if (o->argv[0] && (rc = cli__spawn(o->argv, true, &tp.child)))
 		return rc;
 
 	pid_t pid = tp.child ? tp.child : o->pid;
