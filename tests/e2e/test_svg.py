@@ -228,8 +228,14 @@ TEST_JS = r"""
       });
     if (!CLICK) { report(); return; }
 
-    /* Zoom: click the outermost frame named CLICK. */
-    var z = byName(CLICK)[0];
+    /* Zoom: click the outermost frame named CLICK (the widest of them:
+       a narrow one may be a leaf, with nothing above it to check). */
+    var zs = byName(CLICK);
+    var zd0 = Math.min.apply(null, zs.map(function (g) {
+      return num(g, "d");
+    }));
+    var z = zs.filter(function (g) { return num(g, "d") === zd0; })
+      .sort(function (a, b) { return rectW(b) - rectW(a); })[0];
     var zd = num(z, "d");
     var sib = gs.filter(function (g) {
       return num(g, "d") === zd && g !== z && rectW(g) > 0;
@@ -442,11 +448,8 @@ def named(frames, name):
 def check_record(tap, it, d):
     what = "svg (%s)" % common.label(it)
     stem = os.path.join(d, "shapes-%d%d%d" % tuple(it.version[:3]))
-    # --no-gc: the browsing checks pick frames by name and position,
-    # which a rare <GC> leaf moved (2 flakes in ~1000 checks, cause not
-    # pinned down); <GC> itself is tested in test_modes.
     res, script = common.record_shapes(d, it, "svg,folded,raw", stem,
-                                       extra=["--threads", "--no-gc"])
+                                       extra=["--threads"])
     if not tap.ok(res.returncode == 0, "%s: record -f svg,folded,raw exits 0"
                   % what, res.stderr):
         return None
@@ -612,7 +615,7 @@ def check_diff(tap, it, rec, d):
     ratio = os.path.join(d, "ratio.psample")
     new = os.path.join(d, "merged.psample")
     p = common.run(["record", "-r", "500", "-f", "raw", "-o", ratio, "-q",
-                    "--no-gc", "--", it.path, os.path.join(common.WORKLOADS, "ratio.py"),
+                    "--", it.path, os.path.join(common.WORKLOADS, "ratio.py"),
                     "1"], timeout=120)
     if not tap.ok(p.returncode == 0, "%s: record ratio.py -f raw" % what,
                   p.stderr):
