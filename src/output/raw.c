@@ -166,30 +166,6 @@ static locale_t raw__c_locale(void)
 
 /* ---- writing ---- */
 
-/* A growable byte buffer for one escaped string. */
-struct rawbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static int rawbuf__reserve(struct rawbuf *b, size_t extra)
-{
-	size_t cap = b->cap ? b->cap : 256;
-	char *p;
-
-	while (cap - b->len < extra)
-		cap *= 2;
-	if (cap == b->cap)
-		return 0;
-	p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
 /* The letter of c's one-letter escape, or 0. */
 static char raw__escape_letter(unsigned char c)
 {
@@ -204,7 +180,7 @@ static char raw__escape_letter(unsigned char c)
 }
 
 /* Append s quoted and escaped.  -E2BIG beyond RAW_STR_MAX, -ENOMEM. */
-static int raw__escape(struct rawbuf *b, const char *s)
+static int raw__escape(struct outbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
@@ -213,7 +189,7 @@ static int raw__escape(struct rawbuf *b, const char *s)
 
 	if (len > RAW_STR_MAX)
 		return -E2BIG;
-	err = rawbuf__reserve(b, 4 * len + 3);
+	err = outbuf__reserve(b, 4 * len + 3);
 	if (err)
 		return err;
 	b->p[b->len++] = '"';
@@ -254,7 +230,7 @@ static int raw__escape(struct rawbuf *b, const char *s)
 struct rawout {
 	FILE *f;
 	int err;
-	struct rawbuf buf;
+	struct outbuf buf;
 };
 
 __attribute__((format(printf, 2, 3))) static void
