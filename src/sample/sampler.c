@@ -271,7 +271,7 @@ struct sampler {
 	uint32_t threads;
 };
 
-/* A member's walker is going: keep what its state counted. */
+/* A member's walker is going: keep the calls it made. */
 static void member__release(void *arg, struct member *m)
 {
 	struct sampler *s = arg;
@@ -279,8 +279,6 @@ static void member__release(void *arg, struct member *m)
 
 	if (ms && m->t)
 		s->calls_done += m->t->mem.calls - ms->calls0;
-	if (ms && ms->pause)
-		s->st->pause_errors += pause__stats(ms->pause)->errors;
 	mstate__free(ms);
 	m->priv = NULL;
 }
