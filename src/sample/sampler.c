@@ -149,6 +149,7 @@ struct tident {
 struct mstate {
 	struct tident *v;
 	uint32_t cap, n, nfds;
+	uint64_t swept; /* tick of the last sweep of stale threads */
 	char comm[32]; /* the process's own name */
 	uint32_t proc_frame; /* its root frame in the trie, or NO_FRAME */
 	struct pause *pause;
@@ -222,8 +223,11 @@ static struct tident *tidmap__get(struct mstate *ms, pid_t pid, pid_t tid,
 	if ((ms->n + 1) * 2 > ms->cap &&
 	    tidmap__rebuild(ms, tick, ms->cap ? ms->cap * 2 : 64))
 		return NULL;
-	if (tick % TID_STALE_TICKS == 0 && tidmap__rebuild(ms, tick, ms->cap))
-		return NULL;
+	if (tick - ms->swept >= TID_STALE_TICKS) {
+		if (tidmap__rebuild(ms, tick, ms->cap))
+			return NULL;
+		ms->swept = tick;
+	}
 	struct tident *e = tidmap__slot(ms, tid);
 	if (!e->tid) {
 		e->tid = tid;
@@ -235,6 +239,15 @@ static struct tident *tidmap__get(struct mstate *ms, pid_t pid, pid_t tid,
 	}
 	e->seen = tick;
 	return e;
+}
+
+/* A thread's name: threading's, else the one it gave the OS, or NULL. */
+static const char *tident__name(const struct tident *e,
+				const struct py_thread *th)
+{
+	if (th->name)
+		return th->name;
+	return e && e->comm[0] ? e->comm : NULL;
 }
 
 /* The scheduler state letter of a thread, 0 unknown, -ESRCH gone. */
@@ -269,6 +282,8 @@ struct sampler {
 	/* This tick: */
 	bool gil_known, gil_held, gc;
 	uint32_t threads;
+	int *state; /* per thread of the process being sampled */
+	uint32_t cap_state;
 };
 
 /* A member's walker is going: keep the calls it made. */
@@ -382,11 +397,8 @@ static int sampler__memory(struct sampler *s, struct member *m,
 	const struct py_thread *th = &smp->threads[pick];
 	struct tident *e =
 		th->tid ? tidmap__get(ms, m->pid, th->tid, s->tick) : NULL;
-	const char *name = th->name	     ? th->name
-			   : e && e->comm[0] ? e->comm
-					     : NULL;
-	int err = stack__add(s->trie, ms->proc_frame, th, name, NULL,
-			     (uint64_t)delta);
+	int err = stack__add(s->trie, ms->proc_frame, th, tident__name(e, th),
+			     NULL, (uint64_t)delta);
 	if (!err) {
 		s->st->stacks++;
 		s->st->mem_bytes += delta;
@@ -394,21 +406,37 @@ static int sampler__memory(struct sampler *s, struct member *m,
 	return err;
 }
 
-/* Keep the threads of one process's sample that the mode asks for. */
+/* Whether tid was among the threads the last pause stopped. */
+static bool mstate__was_paused(const struct mstate *ms, pid_t tid)
+{
+	if (ms->all_tasks && tid <= 0)
+		return true;
+	for (uint32_t i = 0; i < ms->nptids; i++)
+		if (ms->ptids[i] == tid)
+			return true;
+	return false;
+}
+
+/*
+ * Keep the threads of one process's sample that the mode asks for.
+ * unpaused: --blocking could not stop every thread for this read.
+ */
 static int sampler__threads(struct sampler *s, struct member *m,
 			    struct mstate *ms, const struct py_sample *smp,
-			    bool *any)
+			    bool unpaused, bool *any)
 {
 	const struct sampler_opts *o = s->o;
 	struct sampler_stats *st = s->st;
-	int state_buf[64];
-	int *state = smp->nthreads <= 64
-			     ? state_buf
-			     : calloc(smp->nthreads, sizeof(*state));
 	int holder = -1, err = 0;
 
-	if (!state)
-		return -ENOMEM;
+	if (smp->nthreads > s->cap_state) {
+		int *v = realloc(s->state, smp->nthreads * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->state = v;
+		s->cap_state = smp->nthreads;
+	}
+	int *state = s->state;
 	for (uint32_t i = 0; i < smp->nthreads; i++) {
 		const struct py_thread *th = &smp->threads[i];
 		state[i] = 0;
@@ -426,12 +454,18 @@ static int sampler__threads(struct sampler *s, struct member *m,
 	for (uint32_t i = 0; i < smp->nthreads; i++) {
 		const struct py_thread *th = &smp->threads[i];
 		if (th->err) {
-			/* -EAGAIN: --blocking could not stop it (counted). */
-			st->thread_errors += th->err != -EAGAIN;
+			st->thread_errors++;
 			continue;
 		}
 		if (!th->depth)
 			continue;
+		if (o->blocking &&
+		    (unpaused || !mstate__was_paused(ms, th->tid))) {
+			/* It ran while read: not a --blocking stack.  A
+			 * failed stop is counted already, a new thread here. */
+			st->pause_errors += !unpaused;
+			continue;
+		}
 		st->thread_samples++;
 		struct tident *e =
 			th->tid ? tidmap__get(ms, m->pid, th->tid, s->tick)
@@ -463,11 +497,8 @@ static int sampler__threads(struct sampler *s, struct member *m,
 			leaf = "<idle>";
 			st->idle++;
 		}
-		const char *name = th->name	     ? th->name
-				   : e && e->comm[0] ? e->comm
-						     : NULL;
-		if ((err = stack__add(s->trie, ms->proc_frame, th, name, leaf,
-				      1)))
+		if ((err = stack__add(s->trie, ms->proc_frame, th,
+				      tident__name(e, th), leaf, 1)))
 			break;
 		st->stacks++;
 		*any = true;
@@ -477,8 +508,6 @@ static int sampler__threads(struct sampler *s, struct member *m,
 		err = sampler__memory(s, m, ms, smp, state);
 		*any = *any || st->stacks > before;
 	}
-	if (state != state_buf)
-		free(state);
 	return err;
 }
 
@@ -492,27 +521,12 @@ static void sampler__log_first(struct sampler *s, struct member *m)
 }
 
 /*
- * Sample one process.  Returns 0, -ESRCH when the root has gone, or
- * another negative error that ends the run.
- */
-/* Whether tid was among the threads the last pause stopped. */
-static bool mstate__was_paused(const struct mstate *ms, pid_t tid)
-{
-	if (ms->all_tasks && tid <= 0)
-		return true;
-	for (uint32_t i = 0; i < ms->nptids; i++)
-		if (ms->ptids[i] == tid)
-			return true;
-	return false;
-}
-
-/*
  * --blocking: read with the Python threads stopped.  The threads to stop
  * are those of the previous sample, so the first read only learns them.
  * A read during which some Python thread ran - one that could not be
  * stopped, or one new since the last sample - is not what --blocking
- * promises: the whole read is dropped when a stop failed, a new thread's
- * stack when it is new (*fresh gets which), and counted.
+ * promises: the whole read is dropped when a stop failed (*dropped), a
+ * thread's stack when the thread is new, and counted.
  */
 static int sampler__read_blocking(struct sampler *s, struct member *m,
 				  struct mstate *ms,
@@ -578,21 +592,10 @@ static int sampler__member(struct sampler *s, struct member *m, bool *any)
 	}
 	m->fails = 0;
 	bool mine = false;
-	if (o->blocking) {
-		/* Threads that ran unstopped: not a --blocking stack. */
-		for (uint32_t i = 0; i < smp->nthreads; i++) {
-			struct py_thread *th =
-				(struct py_thread *)&smp->threads[i];
-			if (th->depth && !th->err &&
-			    (dropped || !mstate__was_paused(ms, th->tid))) {
-				th->err = -EAGAIN;
-				s->st->pause_errors += !dropped;
-			}
-		}
-		if ((err = mstate__keep_tids(ms, m->pid, smp)))
-			return err;
-	}
-	if ((err = sampler__threads(s, m, ms, smp, &mine)))
+	if ((err = sampler__threads(s, m, ms, smp, dropped, &mine)))
+		return err;
+	/* After the filter above, which asks who the last pause stopped. */
+	if (o->blocking && (err = mstate__keep_tids(ms, m->pid, smp)))
 		return err;
 	if (mine) {
 		sampler__log_first(s, m);
@@ -803,5 +806,6 @@ out:;
 	st->calls = s.calls_done;
 	if (s.child_log)
 		fclose(s.child_log);
+	free(s.state);
 	return err;
 }
