@@ -49,6 +49,7 @@ int proc__root_path(pid_t pid, const char *path, char *buf, size_t n);
 struct proc_identity {
 	uint64_t start; /* field 22 of /proc/PID/stat, clock ticks */
 	uint64_t exec;
+	bool exited; /* a zombie: ended, not yet reaped */
 };
 
 int proc__identity(pid_t pid, struct proc_identity *id);

@@ -147,6 +147,8 @@ int proc__identity(pid_t pid, struct proc_identity *id)
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((n = proc__slurp(path, buf, sizeof(buf))) < 0)
 		return (int)n;
+	int st = stat__state(buf);
+	id->exited = st == 'Z' || st == 'X';
 	/* Fields after comm: state is field 3, starttime field 22. */
 	const char *p = strrchr(buf, ')');
 	if (!p)
@@ -163,6 +165,9 @@ int proc__identity(pid_t pid, struct proc_identity *id)
 	}
 	if (field != 22)
 		return -EINVAL;
+	id->exec = 0;
+	if (id->exited)
+		return 0; /* no program left to tell apart */
 	/* The auxiliary vector is written by each execve and holds
 	 * addresses (AT_RANDOM, AT_EXECFN on the new stack) that ASLR
 	 * moves: it tells an exec that /proc's other fields do not. */

@@ -107,8 +107,8 @@ int family__check(struct family *f, struct member *m, int64_t now)
 	struct proc_identity id;
 	uint32_t i = family__index(f, m);
 	int err = proc__identity(m->pid, &id);
-	bool gone = err == -ESRCH || proc__alive(m->pid) == 0 ||
-		    (!err && id.start != m->id.start);
+	bool gone = err == -ESRCH ||
+		    (!err && (id.exited || id.start != m->id.start));
 
 	if (i == UINT32_MAX)
 		return 0;
