@@ -12,12 +12,22 @@
 
 #include "psample/proc.h"
 
-/* Read a small /proc file whole into buf (NUL-terminated); its length. */
-static ssize_t proc__slurp(const char *path, char *buf, size_t n)
+/* Open a /proc file: its fd, or -ESRCH when its process or thread is
+ * gone (the file is then missing), or another -errno. */
+static int proc__open(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
+	return fd;
+}
+
+/* Read a small /proc file whole into buf (NUL-terminated); its length. */
+static ssize_t proc__slurp(const char *path, char *buf, size_t n)
+{
+	int fd = proc__open(path);
+	if (fd < 0)
+		return fd;
 	size_t len = 0;
 	while (len + 1 < n) {
 		ssize_t r = read(fd, buf + len, n - 1 - len);
@@ -257,10 +267,7 @@ int proc__task_stat_open(pid_t pid, pid_t tid)
 	char path[96];
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
 		 (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	return fd;
+	return proc__open(path);
 }
 
 int proc__task_stat_state(int fd)
@@ -279,10 +286,7 @@ int proc__statm_open(pid_t pid)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	return fd;
+	return proc__open(path);
 }
 
 int64_t proc__statm_resident(int fd)
