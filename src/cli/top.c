@@ -39,6 +39,7 @@
 #include <curses.h>
 
 #include "psample/error.h"
+#include "psample/hash.h"
 #include "psample/output.h"
 #include "psample/proc.h"
 #include "psample/pytarget.h"
@@ -74,23 +75,11 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t hash_str(uint64_t h, const char *s)
 {
 	if (!s)
-		return mix64(h ^ 0x9e3779b97f4a7c15ULL);
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return mix64(h + 1);
+		return hash__mix64(h ^ 0x9e3779b97f4a7c15ULL);
+	return hash__mix64(hash__fnv1a(h, s, strlen(s)) + 1);
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -220,9 +209,9 @@ static void agg__free(struct agg *a)
 
 static uint64_t fn__hash(const struct ps_frame *f)
 {
-	uint64_t h = hash_str(0xcbf29ce484222325ULL ^ f->kind, f->name);
+	uint64_t h = hash_str(HASH_FNV_OFFSET ^ f->kind, f->name);
 	h = hash_str(h, f->file);
-	return mix64(h ^ (uint32_t)f->firstlineno);
+	return hash__mix64(h ^ (uint32_t)f->firstlineno);
 }
 
 static bool fn__is(const struct top_fn *fn, const struct ps_frame *f)
@@ -415,7 +404,7 @@ static int agg__cell(struct agg *a, uint32_t thr, uint32_t fn,
 		for (uint32_t i = 0; i < a->ncells; i++) {
 			uint64_t k = ((uint64_t)a->cells[i].thr << 32) |
 				     a->cells[i].fn;
-			uint32_t j = (uint32_t)mix64(k) & (ns - 1);
+			uint32_t j = (uint32_t)hash__mix64(k) & (ns - 1);
 			while (s[j] != NONE)
 				j = (j + 1) & (ns - 1);
 			s[j] = i;
@@ -424,7 +413,7 @@ static int agg__cell(struct agg *a, uint32_t thr, uint32_t fn,
 		a->cell_slots = s;
 		a->cell_nslots = ns;
 	}
-	uint32_t j = (uint32_t)mix64(key) & (a->cell_nslots - 1);
+	uint32_t j = (uint32_t)hash__mix64(key) & (a->cell_nslots - 1);
 	for (; a->cell_slots[j] != NONE; j = (j + 1) & (a->cell_nslots - 1)) {
 		struct top_cell *c = &a->cells[a->cell_slots[j]];
 		if (c->thr == thr && c->fn == fn) {

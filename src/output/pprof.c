@@ -30,6 +30,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "psample/hash.h"
 #include "psample/output.h"
 
 int pprof__write(FILE *out, const struct trie *t, const struct profile_meta *m,
@@ -223,13 +224,7 @@ struct strtab {
 /* FNV-1a: short strings, no need for anything stronger. */
 static uint64_t str__hash(const uint8_t *s, size_t n)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
+	return hash__fnv1a(HASH_FNV_OFFSET, s, n);
 }
 
 static int strtab__grow(struct strtab *st)

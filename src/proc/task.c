@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "psample/hash.h"
 #include "psample/proc.h"
 
 /* Open a /proc file: its fd, or -ESRCH when its process or thread is
@@ -184,10 +185,7 @@ int proc__identity(pid_t pid, struct proc_identity *id)
 	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
 	if ((n = proc__slurp(path, buf, sizeof(buf))) < 0)
 		return (int)n;
-	uint64_t h = 1469598103934665603ULL;
-	for (ssize_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
-	id->exec = h;
+	id->exec = hash__fnv1a(HASH_FNV_OFFSET, buf, (size_t)n);
 	return 0;
 }
 

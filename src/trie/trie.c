@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "psample/hash.h"
 #include "psample/trie.h"
 
 #define STR_BLOCK_SIZE (64 * 1024)
@@ -24,17 +25,6 @@
 static bool table__needs_grow(size_t used, size_t cap)
 {
 	return (used + 1) * 10 > cap * 7;
-}
-
-/* murmur3's 64-bit finaliser: every input bit affects every output bit. */
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return x;
 }
 
 struct str_block {
@@ -89,11 +79,11 @@ static uint64_t str__hash(const char *s, size_t len)
 
 	for (i = 0; i + 8 <= len; i += 8) {
 		memcpy(&w, s + i, 8);
-		h = mix64(h ^ w) + UINT64_C(0x9e3779b97f4a7c15);
+		h = hash__mix64(h ^ w) + UINT64_C(0x9e3779b97f4a7c15);
 	}
 	w = 0;
 	memcpy(&w, s + i, len - i);
-	return mix64(h ^ w);
+	return hash__mix64(h ^ w);
 }
 
 static void strtab__free(struct strtab *st)
@@ -208,12 +198,12 @@ static uint64_t frame__hash(const struct ps_frame *f)
 {
 	uint64_t h;
 
-	h = mix64(((uint64_t)f->kind << 32) | (uint32_t)f->firstlineno);
-	h = mix64(h ^ (uint32_t)f->line);
-	h = mix64(h ^ f->num);
-	h = mix64(h ^ (uint64_t)(uintptr_t)f->name);
-	h = mix64(h ^ (uint64_t)(uintptr_t)f->file);
-	h = mix64(h ^ (uint64_t)(uintptr_t)f->func);
+	h = hash__mix64(((uint64_t)f->kind << 32) | (uint32_t)f->firstlineno);
+	h = hash__mix64(h ^ (uint32_t)f->line);
+	h = hash__mix64(h ^ f->num);
+	h = hash__mix64(h ^ (uint64_t)(uintptr_t)f->name);
+	h = hash__mix64(h ^ (uint64_t)(uintptr_t)f->file);
+	h = hash__mix64(h ^ (uint64_t)(uintptr_t)f->func);
 	return h;
 }
 
@@ -226,7 +216,7 @@ static bool frame__equal(const struct ps_frame *a, const struct ps_frame *b)
 
 static inline size_t node__slot(uint32_t parent, uint32_t frame, size_t mask)
 {
-	return mix64(((uint64_t)parent << 32) | frame) & mask;
+	return hash__mix64(((uint64_t)parent << 32) | frame) & mask;
 }
 
 static int trie__grow_frame_slots(struct trie *t)
