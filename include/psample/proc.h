@@ -25,6 +25,12 @@ int proc__thread_state(pid_t pid, pid_t tid);
 /* The thread's name from /proc/PID/task/TID/comm, into buf. */
 int proc__thread_comm(pid_t pid, pid_t tid, char *buf, size_t n);
 
+/*
+ * The name a thread gave itself: its comm, or "" when that is just the
+ * process's own name (what every thread inherits).
+ */
+int proc__thread_name(pid_t pid, pid_t tid, char *buf, size_t n);
+
 /* The command line, arguments joined by spaces, into buf. */
 int proc__cmdline(pid_t pid, char *buf, size_t n);
 

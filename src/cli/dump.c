@@ -88,9 +88,22 @@ static const char *thread__state(pid_t pid, pid_t tid)
 	return st == 'R' ? "running" : "idle";
 }
 
+/* threading's name for the thread, else the one it gave the OS. */
+static const char *thread__name(pid_t pid, const struct py_thread *th,
+				char *buf, size_t n)
+{
+	if (th->name)
+		return th->name;
+	if (!th->tid || proc__thread_name(pid, th->tid, buf, n) || !buf[0])
+		return NULL;
+	return buf;
+}
+
 static void dump__text(const struct py_target *t, const struct py_sample *s,
 		       const char *cmdline)
 {
+	char os_name[64];
+
 	printf("Process %d: %s\nPython %s (%s)\n", (int)t->pid, cmdline,
 	       t->version_str, t->binary);
 	if (s->gc == 1)
@@ -99,8 +112,10 @@ static void dump__text(const struct py_target *t, const struct py_sample *s,
 		const struct py_thread *th = &s->threads[i];
 		printf("\nThread %d (%s)", (int)th->tid,
 		       thread__state(t->pid, th->tid));
-		if (th->name)
-			printf(" \"%s\"", th->name);
+		const char *name =
+			thread__name(t->pid, th, os_name, sizeof(os_name));
+		if (name)
+			printf(" \"%s\"", name);
 		if (th->interp_index)
 			printf(" [interpreter %u]", th->interp_index);
 		if (th->gil == 1)
@@ -127,6 +142,8 @@ static void dump__text(const struct py_target *t, const struct py_sample *s,
 static void dump__json(const struct py_target *t, const struct py_sample *s,
 		       const char *cmdline)
 {
+	char os_name[64];
+
 	printf("{\"pid\": %d, \"python\": ", (int)t->pid);
 	json__str(stdout, t->version_str);
 	printf(", \"binary\": ");
@@ -143,9 +160,11 @@ static void dump__json(const struct py_target *t, const struct py_sample *s,
 		       (unsigned long long)th->thread_id, th->interp_index,
 		       thread__state(t->pid, th->tid),
 		       th->truncated ? "true" : "false");
+		const char *name =
+			thread__name(t->pid, th, os_name, sizeof(os_name));
 		printf("\"name\": ");
-		if (th->name)
-			json__str(stdout, th->name);
+		if (name)
+			json__str(stdout, name);
 		else
 			printf("null");
 		printf(", \"gil\": %s, ", tristate(th->gil));

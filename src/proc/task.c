@@ -96,6 +96,23 @@ int proc__thread_comm(pid_t pid, pid_t tid, char *buf, size_t n)
 	return 0;
 }
 
+int proc__thread_name(pid_t pid, pid_t tid, char *buf, size_t n)
+{
+	char own[64];
+	int err = proc__thread_comm(pid, tid, buf, n);
+
+	if (err) {
+		if (n)
+			buf[0] = '\0';
+		return err;
+	}
+	/* CPython before 3.14 leaves every thread named after the
+	 * process: only a name the thread set itself says anything. */
+	if (!proc__thread_comm(pid, pid, own, sizeof(own)) && !strcmp(buf, own))
+		buf[0] = '\0';
+	return 0;
+}
+
 int proc__cmdline(pid_t pid, char *buf, size_t n)
 {
 	char path[64];

@@ -134,9 +134,8 @@ int sampler__add_stack(struct trie *trie, const struct py_thread *th,
 }
 
 /*
- * What the sampler keeps per thread of a process: its OS name, read once
- * (CPython before 3.14 leaves every thread named after the process, so
- * only a name the thread set itself is kept), and its stat file.
+ * What the sampler keeps per thread of a process: the name it gave the
+ * OS, read once, and its stat file.
  */
 struct tident {
 	pid_t tid; /* 0: free slot */
@@ -150,7 +149,6 @@ struct mstate {
 	struct tident *v;
 	uint32_t cap, n, nfds;
 	uint64_t swept; /* tick of the last sweep of stale threads */
-	char comm[32]; /* the process's own name */
 	uint32_t proc_frame; /* its root frame in the trie, or NO_FRAME */
 	struct pause *pause;
 	pid_t *ptids; /* --blocking: its Python threads at the last sample */
@@ -233,9 +231,7 @@ static struct tident *tidmap__get(struct mstate *ms, pid_t pid, pid_t tid,
 		e->tid = tid;
 		e->fd = -1;
 		ms->n++;
-		if (!proc__thread_comm(pid, tid, e->comm, sizeof(e->comm)) &&
-		    !strcmp(e->comm, ms->comm))
-			e->comm[0] = '\0';
+		proc__thread_name(pid, tid, e->comm, sizeof(e->comm));
 	}
 	e->seen = tick;
 	return e;
@@ -309,7 +305,6 @@ static struct mstate *member__state(struct sampler *s, struct member *m)
 	ms->proc_frame = NO_FRAME;
 	ms->calls0 = m->t->mem.calls;
 	ms->gil = py_walker__gil_support(m->w);
-	proc__thread_comm(m->pid, m->pid, ms->comm, sizeof(ms->comm));
 	if (s->o->blocking && pause__new(m->pid, &ms->pause)) {
 		free(ms);
 		return NULL;
