@@ -68,26 +68,38 @@ static int member__open(struct family *f, struct member *m, int64_t now)
 		m->t = NULL;
 		m->own_t = false;
 	}
-	m->last_err = err;
+	/* Ending says nothing about what the process ran: keep the answer
+	 * of the last attempt that found it alive. */
 	if (err == -ESRCH)
 		return -ESRCH;
+	m->last_err = err;
 	int64_t grace = err == -PS_ENOTPYTHON ? NOT_PYTHON_GRACE_NS
 					      : NOT_READY_GRACE_NS;
 	bool final = err == -EPERM || err == -EACCES ||
 		     err == -PS_EUNSUPPORTED || err == -ENOMEM;
-	if (final || now - m->pending_since > grace) {
+	if (final || now - m->pending_since > grace)
 		m->state = MEMBER_IGNORED;
-		f->st.ignored++;
-	}
 	return 0;
+}
+
+/*
+ * Whether a member counts as given up on.  It is asked when the process
+ * ends, or when the run does, rather than when it is given up on, so a
+ * process counts once however many programs it runs and however little
+ * of its life a scan saw: one that ends inside its grace counts, and so
+ * does one still alive when the run ends.
+ */
+static bool member__ignored(const struct member *m)
+{
+	return m->state == MEMBER_IGNORED ||
+	       (m->state == MEMBER_PENDING && m->last_err == -PS_ENOTPYTHON);
 }
 
 static void family__drop(struct family *f, uint32_t i)
 {
 	struct member *m = f->v[i];
 
-	/* A child that ended before its grace ran out, never Python. */
-	if (m->state == MEMBER_PENDING && m->last_err == -PS_ENOTPYTHON)
+	if (member__ignored(m))
 		f->st.ignored++;
 	member__close(f, m);
 	free(f->v[i]);
@@ -241,7 +253,10 @@ struct member *family__member(struct family *f, uint32_t i)
 	return i < f->n ? f->v[i] : NULL;
 }
 
-const struct family_stats *family__stats(const struct family *f)
+void family__stats(const struct family *f, struct family_stats *out)
 {
-	return &f->st;
+	*out = f->st;
+	for (uint32_t i = 0; i < f->n; i++)
+		if (member__ignored(f->v[i]))
+			out->ignored++;
 }

@@ -72,10 +72,11 @@ struct member *family__member(struct family *f, uint32_t i);
 
 struct family_stats {
 	uint64_t pythons; /* members that became sampled interpreters */
-	uint64_t ignored; /* members given up on */
+	uint64_t ignored; /* processes given up on, counted once each */
 	uint64_t execs; /* execs noticed */
 };
 
-const struct family_stats *family__stats(const struct family *f);
+/* The counts so far, members still present included. */
+void family__stats(const struct family *f, struct family_stats *out);
 
 #endif

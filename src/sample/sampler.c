@@ -794,9 +794,10 @@ int sampler__run(struct py_target *t, struct trie *trie,
 	st->elapsed_ns = clock__ns(CLOCK_MONOTONIC) - start;
 	st->cpu_ns = clock__ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 out:;
-	const struct family_stats *fs = family__stats(s.fam);
-	st->processes = fs->pythons;
-	st->ignored = fs->ignored;
+	struct family_stats fs;
+	family__stats(s.fam, &fs);
+	st->processes = fs.pythons;
+	st->ignored = fs.ignored;
 	family__free(s.fam);
 	st->calls = s.calls_done;
 	if (s.child_log)
