@@ -39,6 +39,9 @@ enum {
 	OUT_THREADS = 1,
 	/* The writer gets the trie as sampled: no projection at all. */
 	OUT_RAW = 2,
+	/* The format carries counts that are not samples and may be
+	 * negative: a memory profile's bytes. */
+	OUT_SIGNED = 4,
 };
 
 struct output_format {
@@ -65,6 +68,14 @@ struct output_format {
 			  const struct trie *new, const struct profile_meta *m,
 			  const struct output_opts *o);
 };
+
+/* Whether a profile of this mode (profile_meta.mode, NULL for wall)
+ * counts signed bytes rather than samples. */
+bool output__counts_bytes(const char *mode);
+
+/* Whether fmt can hold a profile of this mode: counts in bytes only go
+ * where signed counts can. */
+bool output__takes_mode(const struct output_format *fmt, const char *mode);
 
 /* The format called name, or NULL. */
 const struct output_format *output__find(const char *name);

@@ -64,6 +64,13 @@ struct cli_outputs {
 int cli__outputs(const struct cli_opts *o, pid_t pid, const char *stem_hint,
 		 struct cli_outputs *out);
 
+/*
+ * Refuse, before any work, the outputs that cannot hold a profile of
+ * this mode (memory profiles: only signed-count formats).  Returns 0 or
+ * PS_EXIT_USAGE (message given).
+ */
+int cli__check_mode(const struct cli_outputs *outs, const char *mode);
+
 /* Write t to every output; the paths written go to written[].  Returns 0
  * or PS_EXIT_OUTPUT (each failure reported). */
 int cli__write_outputs(const struct cli_opts *o, const struct cli_outputs *out,

@@ -15,6 +15,7 @@
 
 #include "psample/error.h"
 #include "psample/profile.h"
+#include "psample/sampler.h"
 #include "cli.h"
 
 static int convert__read(const char *path, struct profile **p)
@@ -45,6 +46,18 @@ static void convert__stem(const char *in, char *stem, size_t n)
 		stem[dot - stem] = '\0';
 }
 
+static const char *convert__mode(const struct profile_meta *m)
+{
+	return m->mode ? m->mode : "wall";
+}
+
+/* Samples of wall, cpu and gil mode add up; bytes add only to bytes. */
+static bool convert__same_mode(const struct profile_meta *a,
+			       const struct profile_meta *b)
+{
+	return output__counts_bytes(a->mode) == output__counts_bytes(b->mode);
+}
+
 int cli__convert(struct cli_opts *o)
 {
 	struct profile *all = NULL, *p = NULL;
@@ -58,9 +71,6 @@ int cli__convert(struct cli_opts *o)
 				"-o OUT\n");
 		return PS_EXIT_USAGE;
 	}
-	convert__stem(o->argv[0], stem, sizeof(stem));
-	if ((rc = cli__outputs(o, 0, stem, &outs)))
-		return rc;
 	for (char **in = o->argv; *in; in++) {
 		if ((rc = convert__read(*in, &p)))
 			goto out;
@@ -68,6 +78,16 @@ int cli__convert(struct cli_opts *o)
 			all = p;
 			p = NULL;
 			continue;
+		}
+		if (!convert__same_mode(&all->meta, &p->meta)) {
+			fprintf(stderr,
+				"psample: cannot merge %s (%s mode) with %s "
+				"(%s mode): their counts mean different "
+				"things\n",
+				*in, convert__mode(&p->meta), o->argv[0],
+				convert__mode(&all->meta));
+			rc = PS_EXIT_USAGE;
+			goto out;
 		}
 		if (p->meta.interval_s != all->meta.interval_s && !o->quiet)
 			fprintf(stderr,
@@ -83,6 +103,14 @@ int cli__convert(struct cli_opts *o)
 		profile__free(p);
 		p = NULL;
 	}
+	/* Chosen once the inputs are known: a memory profile's default
+	 * format is folded, as when it was recorded. */
+	if (output__counts_bytes(all->meta.mode))
+		o->mode = SAMPLER_MEMORY;
+	convert__stem(o->argv[0], stem, sizeof(stem));
+	if ((rc = cli__outputs(o, 0, stem, &outs)) ||
+	    (rc = cli__check_mode(&outs, all->meta.mode)))
+		goto out;
 	if (trie__total(all->trie) == 0) {
 		fprintf(stderr, "psample: the input holds no samples; nothing "
 				"written\n");
@@ -94,7 +122,8 @@ int cli__convert(struct cli_opts *o)
 	rc = cli__write_outputs(o, &outs, all->trie, &all->meta, written,
 				&nwritten);
 	if (!o->quiet) {
-		cli__report(all->trie, &all->meta, o);
+		if (!output__counts_bytes(all->meta.mode))
+			cli__report(all->trie, &all->meta, o);
 		for (size_t i = 0; i < nwritten; i++)
 			if (strcmp(written[i], "-") != 0)
 				fprintf(stderr, "psample: wrote %s\n",
@@ -141,6 +170,16 @@ int cli__diff(struct cli_opts *o)
 	if ((rc = convert__read(o->argv[0], &base)) ||
 	    (rc = convert__read(o->argv[1], &new)))
 		goto out;
+	if (output__counts_bytes(base->meta.mode) ||
+	    output__counts_bytes(new->meta.mode)) {
+		/* A difference of signed counts has no flame graph colour
+		 * scale; pprof compares them. */
+		fprintf(stderr, "psample: diff compares sampled time, not "
+				"memory profiles; write both as pprof and use "
+				"go tool pprof -diff_base\n");
+		rc = PS_EXIT_USAGE;
+		goto out;
+	}
 	struct output_opts oo = {.full_paths = o->full_paths,
 				 .function = o->function,
 				 .threads = o->threads};

@@ -134,6 +134,20 @@ int cli__outputs(const struct cli_opts *o, pid_t pid, const char *stem_hint,
 	return 0;
 }
 
+int cli__check_mode(const struct cli_outputs *outs, const char *mode)
+{
+	for (size_t i = 0; i < outs->n; i++) {
+		if (output__takes_mode(outs->v[i].fmt, mode))
+			continue;
+		fprintf(stderr,
+			"psample: a %s profile is written as folded, pprof or "
+			"raw (counts are bytes, negative for frees), not %s\n",
+			mode, outs->v[i].fmt->name);
+		return PS_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int cli__write_outputs(const struct cli_opts *o, const struct cli_outputs *out,
 		       const struct trie *t, const struct profile_meta *m,
 		       const char **written, size_t *nwritten)

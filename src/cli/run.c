@@ -121,32 +121,6 @@ static void run__summary(const struct cli_opts *o,
 			(long long)st->mem_bytes);
 }
 
-/*
- * The modes a target cannot give are refused at start, and memory
- * profiles (signed byte counts) only go to the formats that can carry
- * them.  Returns 0 or an exit code (message given).
- */
-static int run__check_outputs(const struct cli_opts *o,
-			      const struct cli_outputs *ro)
-{
-	if (o->mode != SAMPLER_MEMORY)
-		return 0;
-	for (size_t i = 0; i < ro->n; i++) {
-		const char *f = ro->v[i].fmt->name;
-		if (strcmp(f, "folded") != 0 && strcmp(f, "pprof") != 0 &&
-		    strcmp(f, "raw") != 0) {
-			fprintf(stderr,
-				"psample: --mode memory writes folded, pprof "
-				"or raw (counts are bytes, negative for "
-				"frees), "
-				"not %s\n",
-				f);
-			return PS_EXIT_USAGE;
-		}
-	}
-	return 0;
-}
-
 int cli__start_error(int err, const struct cli_opts *o,
 		     const struct py_target *t)
 {
@@ -268,7 +242,7 @@ int cli__attach(struct cli_opts *o)
 	if (err)
 		return cli__fail(err, o->pid, "attach");
 	if ((rc = cli__outputs(o, o->pid, NULL, &ro)) ||
-	    (rc = run__check_outputs(o, &ro))) {
+	    (rc = cli__check_mode(&ro, mode_names[o->mode]))) {
 		py_target__free(t);
 		return rc;
 	}
@@ -379,7 +353,7 @@ int cli__record(struct cli_opts *o)
 	/* Check the output path before starting anything; the default
 	 * name needs the child's pid, so check its directory then. */
 	if ((rc = cli__outputs(o, getpid(), NULL, &ro)) ||
-	    (rc = run__check_outputs(o, &ro)))
+	    (rc = cli__check_mode(&ro, mode_names[o->mode])))
 		return rc;
 	pid_t child = 0;
 	if ((rc = cli__spawn(o->argv, false, &child)))

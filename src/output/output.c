@@ -51,6 +51,7 @@ static const struct output_format formats[] = {
 		.name = "folded",
 		.ext = ".folded",
 		.help = "folded stacks for flamegraph.pl, inferno, speedscope",
+		.flags = OUT_SIGNED,
 		.write = folded__write,
 		.write_diff = folded__write_diff,
 	},
@@ -80,14 +81,14 @@ static const struct output_format formats[] = {
 		.ext = ".pb.gz",
 		.help = "gzipped profile.proto: go tool pprof, Pyroscope, "
 			"Parca",
-		.flags = OUT_THREADS,
+		.flags = OUT_THREADS | OUT_SIGNED,
 		.write = pprof__write,
 	},
 	{
 		.name = "raw",
 		.ext = ".psample",
 		.help = "psample's lossless profile, for convert and diff",
-		.flags = OUT_RAW,
+		.flags = OUT_RAW | OUT_SIGNED,
 		.write = raw__write,
 	},
 };
@@ -102,6 +103,16 @@ static const struct {
 
 #define NFORMATS (sizeof(formats) / sizeof(formats[0]))
 #define NALIASES (sizeof(aliases) / sizeof(aliases[0]))
+
+bool output__counts_bytes(const char *mode)
+{
+	return mode && !strcmp(mode, "memory");
+}
+
+bool output__takes_mode(const struct output_format *fmt, const char *mode)
+{
+	return !output__counts_bytes(mode) || (fmt->flags & OUT_SIGNED);
+}
 
 const struct output_format *output__find(const char *name)
 {

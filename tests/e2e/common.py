@@ -19,8 +19,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import pythons  # noqa: E402
 
-PSAMPLE = os.environ.get("PSAMPLE") or os.path.join(
-    HERE, "..", "..", "build", "psample")
+# Absolute, so a test may run psample in another directory.
+PSAMPLE = os.path.abspath(os.environ.get("PSAMPLE") or os.path.join(
+    HERE, "..", "..", "build", "psample"))
 WORKLOADS = os.path.join(HERE, "workloads")
 
 # Versions (major, minor) psample has a layout for: one entry each in

@@ -257,6 +257,68 @@ def check_memory_formats(tap, it, d):
                "rc=%d\n%s" % (r.returncode, r.stderr))
 
 
+def check_memory_convert(tap, it, d):
+    """A memory profile saved as raw converts to the formats that carry
+    signed counts, and only to them: what record refuses, convert does
+    too, and the bytes of a memory profile never add up with samples."""
+    stem = os.path.join(d, "memconv")
+    r = common.run(["record", "--mode", "memory", "-r", str(RATE),
+                    "-f", "folded,raw", "-o", stem, "--", it.path, MODES,
+                    "memory"], timeout=120)
+    raw, folded = stem + ".psample", stem + ".folded"
+    if not tap.ok(r.returncode == 0 and os.path.exists(raw) and
+                  os.path.exists(folded),
+                  "--mode memory -f folded,raw: both written",
+                  "rc=%d\n%s" % (r.returncode, r.stderr)):
+        return
+    # No -f and no -o: folded, the memory mode's default, named after
+    # the input, with the very counts record wrote.
+    sub = os.path.join(d, "memconv-default")
+    os.makedirs(sub, exist_ok=True)
+    r = common.run(["convert", raw], cwd=sub, timeout=60)
+    out = os.path.join(sub, "memconv.folded")
+    want, bad0 = read_signed(folded)
+    got, bad1 = (read_signed(out) if os.path.exists(out)
+                 else ([], ["not written"]))
+    key = lambda v: sorted((";".join(f), c) for f, c in v)
+    tap.ok(r.returncode == 0 and not bad0 and not bad1 and
+           key(got) == key(want),
+           "convert of a memory profile with no format writes folded, "
+           "with record's signed counts (%d stacks, %d negative)" % (
+               len(got), sum(1 for _, c in got if c < 0)),
+           "rc=%d\n%s\n%s" % (r.returncode, r.stderr,
+                               "\n".join((bad0 + bad1)[:5])))
+    for fmt in ("svg", "pstats", "callgrind", "speedscope"):
+        out = os.path.join(d, "memconv-out." + fmt)
+        r = common.run(["convert", raw, "-f", fmt, "-o", out], timeout=60)
+        lines = r.stderr.strip().splitlines()
+        tap.ok(r.returncode == common.EXIT_USAGE and
+               not os.path.exists(out) and len(lines) == 1 and
+               fmt in lines[0],
+               "convert of a memory profile to %s: refused in one line "
+               "(exit %d), nothing written" % (fmt, common.EXIT_USAGE),
+               "rc=%d\n%s" % (r.returncode, r.stderr))
+    wall = os.path.join(d, "memconv-wall.psample")
+    r = common.run(["record", "-r", str(RATE), "-f", "raw", "-o", wall,
+                    "--", it.path, MODES, "memory"], timeout=120)
+    out = os.path.join(d, "memconv-merged.folded")
+    r2 = common.run(["convert", raw, wall, "-f", "folded", "-o", out],
+                    timeout=60)
+    tap.ok(r.returncode == 0 and r2.returncode == common.EXIT_USAGE and
+           not os.path.exists(out) and "memory" in r2.stderr,
+           "convert refuses to merge a memory profile with a wall one "
+           "(exit %d)" % common.EXIT_USAGE,
+           "record rc=%d, convert rc=%d\n%s" % (
+               r.returncode, r2.returncode, r2.stderr))
+    out = os.path.join(d, "memconv-diff.svg")
+    r = common.run(["diff", raw, raw, "-o", out], timeout=60)
+    tap.ok(r.returncode == common.EXIT_USAGE and not os.path.exists(out)
+           and "pprof" in r.stderr,
+           "diff of memory profiles: refused, pointing to pprof's "
+           "-diff_base (exit %d)" % common.EXIT_USAGE,
+           "rc=%d\n%s" % (r.returncode, r.stderr))
+
+
 def deadlines(trace):
     """Absolute deadlines (ns) psample slept until, from strace output."""
     out = []
@@ -394,6 +456,7 @@ def main():
     gil = [it for it in supported if not it.free_threaded]
     if gil:
         check_memory_formats(tap, gil[-1], d)
+        check_memory_convert(tap, gil[-1], d)
         check_poisson(tap, gil[-1], d)
         check_behind(tap, gil[-1], d)
     tap.done()
