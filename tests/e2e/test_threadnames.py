@@ -3,7 +3,8 @@
 A workload runs three threads named alpha-worker (a plain Thread that
 computes), beta-sleeper (a Thread subclass with a materialised instance
 dict, sleeping) and gamma-hasher (which renamed itself from gamma-init),
-plus the main thread.  For every interpreter: `psample dump` (JSON and
+delta-os (started with _thread: no threading name, only the one it gave
+the OS), plus the main thread.  For every interpreter: `psample dump` (JSON and
 text) names each thread next to its own function, and a recording with
 --threads carries the names in the thread roots of folded and callgrind,
 the profile names of speedscope and the thread_name label of pprof.
@@ -23,9 +24,11 @@ import test_pprof
 SCRIPT = os.path.join(common.WORKLOADS, "threadnames.py")
 # Each thread's name and the function it spends its time in.
 WANT = {"alpha-worker": "alpha_work", "beta-sleeper": "beta_sleep",
-        "gamma-hasher": "gamma_hash", "MainThread": "main"}
+        "gamma-hasher": "gamma_hash", "delta-os": "delta_wait",
+        "MainThread": "main"}
 KEY = {"alpha-worker": "alpha-worker", "beta-sleeper": "beta-sleeper",
-       "gamma-hasher": "gamma-hasher", "MainThread": "main"}
+       "gamma-hasher": "gamma-hasher", "delta-os": "delta-os",
+       "MainThread": "main"}
 
 
 def check_dump(tap, name, pid, tids):

@@ -4,13 +4,16 @@ alpha-worker is a plain threading.Thread running a function that
 computes; beta-sleeper is a Thread subclass with attributes of its own
 whose __dict__ has been asked for (so its attributes live in a real dict,
 not only the type's shared keys) and sleeps; gamma-hasher starts under
-another name and renames itself before it hashes.  The main thread
-waits.  Prints one JSON line {"main": tid, "alpha-worker": tid, ...}
+another name and renames itself before it hashes.  delta-os is started
+with _thread, so threading has no name for it: it names itself to the
+OS only (/proc/self/task/TID/comm, as prctl(PR_SET_NAME) does), and
+sleeps.  The main thread waits.  Prints one JSON line {"main": tid, "alpha-worker": tid, ...}
 (native thread ids), then "ready".
 
 With the argument "gil": one thread ("spinner") spins in Python and one
 ("sleeper") sleeps in time.sleep, for the GIL-holder test.
 """
+import _thread
 import hashlib
 import json
 import sys
@@ -55,6 +58,19 @@ def gamma_hash():
         h.update(b"x" * 64)  # @gamma_hash
 
 
+def delta_os():
+    tid = _thread.get_native_id()
+    with open("/proc/self/task/%d/comm" % tid, "w") as f:
+        f.write("delta-os")
+    tids["delta-os"] = tid
+    while True:
+        delta_wait()
+
+
+def delta_wait():
+    time.sleep(3600)  # @delta_wait
+
+
 def spin():
     tids["spinner"] = threading.get_native_id()
     x = 0
@@ -80,7 +96,11 @@ def main():
                                     daemon=True)]
     for t in threads:
         t.start()
-    while len(tids) < len(threads):
+    want = len(threads)
+    if sys.argv[1:] != ["gil"]:
+        _thread.start_new_thread(delta_os, ())
+        want += 1
+    while len(tids) < want:
         time.sleep(0.01)
     while any(t.name == "gamma-init" for t in threads):
         time.sleep(0.01)
