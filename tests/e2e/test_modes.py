@@ -372,7 +372,7 @@ def check_poisson(tap, it, d):
     # exponential distribution has its standard deviation equal to its
     # mean, and a Kolmogorov-Smirnov distance to the fitted exponential
     # below 2/sqrt(n) (exceeded with a probability far below 1e-3).
-    # Without --poisson the intervals are all the same.
+    # Without --poisson the deadlines are a fixed grid.
     if not shutil.which("strace"):
         tap.skip("%s: --poisson intervals are exponential" % name,
                  "strace not found")
@@ -410,9 +410,18 @@ def check_poisson(tap, it, d):
                    "1/rate (%d intervals: mean %.2f ms, cv %.2f, KS %.3f)"
                    % (name, k, mean / 1e6, cv, ks))
         else:
-            tap.ok(abs(mean / want - 1) <= 0.05 and cv < 0.1,
-                   "%s: without --poisson the intervals are regular "
-                   "(mean %.2f ms, cv %.3f)" % (name, mean / 1e6, cv))
+            # Every deadline is on the grid start + k/rate: a tick that
+            # came due while psample was busy is skipped, never moved,
+            # so a loaded machine shows whole multiples of the period
+            # (it did: cv 0.24 from skips alone), and most are one.
+            period = int(1e9 / 300)
+            off = [v for v in iv if v % period]
+            ones = sum(1 for v in iv if v == period)
+            tap.ok(not off and ones >= 0.5 * len(iv),
+                   "%s: without --poisson every deadline is on the 1/rate "
+                   "grid (%d intervals, %d of one period, %d off the grid, "
+                   "cv %.3f)" % (name, len(iv), ones, len(off), cv),
+                   "off the grid: %s" % off[:10])
 
 
 def check_behind(tap, it, d):
