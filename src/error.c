@@ -16,7 +16,7 @@ const char *ps_strerror(int err)
 	case PS_ETOODEEP: return "walk bound exceeded";
 	case PS_EBADFORMAT: return "unknown output format";
 	case PS_EBADPROFILE: return "not a valid psample profile";
-	case PS_ENOGIL: return "free-threaded interpreter: no GIL";
+	case PS_ENOGIL: return "free-threaded, its GIL off";
 	default: return strerror(err);
 	}
 }

@@ -62,6 +62,10 @@ enum py_layout_flags {
 	PY_L_DICT_OR_VALUES = 1u << 16,
 	/* Py_TPFLAGS_INLINE_VALUES: values follow the object (3.13+) */
 	PY_L_INLINE_VALUES = 1u << 17,
+	/* free-threaded build that says where _gil_runtime_state.enabled
+	 * is: the GIL is in use while that int is not 0 (PYTHON_GIL=1, or
+	 * an extension module not marked free-threading safe) */
+	PY_L_GIL_SWITCH = 1u << 18,
 };
 
 /* Read sizes are bounded so a layout can never ask for huge reads. */
@@ -143,6 +147,7 @@ struct py_layout {
 	uint32_t is_gil; /* else: interp->ceval.gil, a pointer */
 	uint32_t gil_holder; /* _gil_runtime_state.last_holder */
 	uint32_t gil_locked; /* _gil_runtime_state.locked, an int */
+	uint32_t gil_enabled; /* PY_L_GIL_SWITCH: .enabled, an int */
 	uint32_t gc_collecting; /* in _PyRuntime or the interpreter; 0
 				   unknown */
 

@@ -84,9 +84,10 @@ const struct py_walker_stats *py_walker__stats(const struct py_walker *w);
 
 /*
  * Whether py_thread.gil can be read for this target: 0, -PS_ENOGIL on a
- * free-threaded build, -PS_EUNSUPPORTED where the version's GIL state is
- * not known to psample.
+ * free-threaded build running without its GIL (asked of the target now:
+ * PYTHON_GIL=1 or an extension module can switch it on), -PS_EUNSUPPORTED
+ * where the version's GIL state is not known to psample.
  */
-int py_walker__gil_support(const struct py_walker *w);
+int py_walker__gil_support(struct py_walker *w);
 
 #endif

@@ -127,7 +127,8 @@ int cli__start_error(int err, const struct cli_opts *o,
 	if (err == -PS_ENOGIL) {
 		fprintf(stderr,
 			"psample: --mode gil: process %d runs a free-threaded "
-			"Python %s, which has no GIL; use --mode cpu\n",
+			"Python %s with its GIL off (PYTHON_GIL=1 turns it "
+			"on); use --mode cpu\n",
 			(int)t->pid, t->version_str);
 		return PS_EXIT_UNSUPPORTED;
 	}

@@ -84,6 +84,15 @@ static void debug__gil_gc(const struct py_debug_desc *d, const struct dbg *in,
 		l->is_gil = ptr;
 		l->gil_locked = locked - gil;
 		l->gil_holder = holder - gil;
+		/* Free-threaded: the GIL may be switched on at run time.
+		 * .enabled is the struct's first field, before both. */
+		uint32_t en =
+			d->gil_enabled ? dbg__word(&g, d->gil_enabled) : 256;
+		if ((l->flags & PY_L_FREE_THREADED) && !g.bad &&
+		    en + 4 <= l->gil_locked && en + 4 <= l->gil_holder) {
+			l->gil_enabled = en;
+			l->flags |= PY_L_GIL_SWITCH;
+		}
 	}
 	g.bad = 0;
 	gc = dbg__field(&g, d->is_gc, is, 8);

@@ -50,9 +50,10 @@ struct py_debug_desc {
 
 	/* GIL and GC: the interpreter's ceval.gil pointer, its own
 	 * _gil_runtime_state and that struct's fields (as offsets in the
-	 * interpreter), and the interpreter's gc state. */
+	 * interpreter; .enabled, free-threaded builds only, as an offset
+	 * in the struct), and the interpreter's gc state. */
 	uint16_t is_size, is_gc, is_ceval_gil, is_gil_state, is_gil_locked,
-		is_gil_holder, gc_collecting;
+		is_gil_holder, gil_enabled, gc_collecting;
 	/* Thread names: the frame's locals, the type and dict fields. */
 	uint16_t fr_localsplus, tp_flags, dict_keys, dict_values;
 	uint16_t tp_basicsize, tp_dictoffset, ht_cached_keys; /* 3.15+ */

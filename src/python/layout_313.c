@@ -53,6 +53,7 @@ const struct py_debug_desc py_debug_313 = {
 	.is_gc = 10,
 	.is_ceval_gil = 14,
 	.is_gil_state = 15,
+	.gil_enabled = 16,
 	.is_gil_locked = 17,
 	.is_gil_holder = 18,
 	.gc_collecting = 72,

@@ -59,6 +59,7 @@ const struct py_debug_desc py_debug_315 = {
 	.is_gc = 11,
 	.is_ceval_gil = 15,
 	.is_gil_state = 16,
+	.gil_enabled = 17,
 	.is_gil_locked = 18,
 	.is_gil_holder = 19,
 	.gc_collecting = 95,

@@ -137,7 +137,7 @@ struct winterp {
 	 * the batch read it, and the GIL's state; the gc state.  iv_*: the
 	 * batch's iovecs for them, -1 none. */
 	uint64_t gil, gil_now, holder;
-	int32_t locked, collecting;
+	int32_t locked, enabled, collecting;
 	int32_t iv_gil, iv_gc;
 	bool gil_ok;
 };
@@ -277,10 +277,13 @@ const struct py_walker_stats *py_walker__stats(const struct py_walker *w)
 	return &w->stats;
 }
 
-/* Whether the layout says where the GIL's holder and lock word are. */
+/*
+ * Whether the layout says where the GIL's holder and lock word are (and,
+ * free-threaded, whether the GIL is switched on).
+ */
 static bool layout__has_gil(const struct py_layout *l)
 {
-	if (l->flags & PY_L_FREE_THREADED)
+	if ((l->flags & PY_L_FREE_THREADED) && !(l->flags & PY_L_GIL_SWITCH))
 		return false;
 	if (!l->gil_locked)
 		return false;
@@ -288,11 +291,25 @@ static bool layout__has_gil(const struct py_layout *l)
 						: l->is_gil != 0;
 }
 
-int py_walker__gil_support(const struct py_walker *w)
+int py_walker__gil_support(struct py_walker *w)
 {
-	if (w->l->flags & PY_L_FREE_THREADED)
+	const struct py_layout *l = w->l;
+	struct mem *m = &w->t->mem;
+	uint64_t interp = 0, gil = 0;
+	int32_t on = 0;
+
+	if (!(l->flags & PY_L_FREE_THREADED))
+		return layout__has_gil(l) ? 0 : -PS_EUNSUPPORTED;
+	if (!layout__has_gil(l))
 		return -PS_ENOGIL;
-	return layout__has_gil(w->l) ? 0 : -PS_EUNSUPPORTED;
+	/* The main interpreter's GIL as it is now: switched on by
+	 * PYTHON_GIL=1, or for good by importing an extension module not
+	 * marked safe without it. */
+	if (mem__read_u64(m, w->t->runtime + l->rt_interp_head, &interp) ||
+	    !interp || mem__read_u64(m, interp + l->is_gil, &gil) || !gil ||
+	    mem__read(m, gil + l->gil_enabled, &on, sizeof(on)) || !on)
+		return -PS_ENOGIL;
+	return 0;
 }
 
 static int walker__iov(struct py_walker *w, uint64_t addr, void *buf,
@@ -998,6 +1015,9 @@ static int walker__plan_state(struct py_walker *w)
 				err |= walker__iov(w, wi->gil + l->gil_locked,
 						   &wi->locked, 4);
 			}
+			if (wi->gil && (l->flags & PY_L_GIL_SWITCH))
+				err |= walker__iov(w, wi->gil + l->gil_enabled,
+						   &wi->enabled, 4);
 		}
 		if (l->gc_collecting && !(l->flags & PY_L_GC_IN_RUNTIME)) {
 			wi->iv_gc = (int32_t)w->niov;
@@ -1153,6 +1173,10 @@ static void walker__collect(struct py_walker *w)
 		}
 		wi->gil_ok =
 			wi->gil && !w->iov[v + 1].err && !w->iov[v + 2].err;
+		/* Free-threaded with the GIL off: nobody holds it, and the
+		 * words are stale. */
+		if (wi->gil_ok && (w->l->flags & PY_L_GIL_SWITCH))
+			wi->gil_ok = !w->iov[v + 3].err && wi->enabled != 0;
 	}
 }
 

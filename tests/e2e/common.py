@@ -118,10 +118,12 @@ class Target:
     The workload prints "ready" (after any setup it reports on) so the
     test never samples an interpreter that is still starting."""
 
-    def __init__(self, python, script, *args, ready=True, settle=0.0):
+    def __init__(self, python, script, *args, ready=True, settle=0.0,
+                 env=None):
         self.proc = subprocess.Popen(
             [python, os.path.join(WORKLOADS, script)] + list(args),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, **env) if env else None)
         self.lines = []
         if ready:
             deadline = time.time() + 30

@@ -127,19 +127,31 @@ def check_names(tap, it):
 
 
 def check_gil(tap, it):
+    """A free-threaded build runs without its GIL unless asked: gil mode
+    is refused then, and works as on any other build under PYTHON_GIL=1."""
     name = common.label(it)
-    with common.Target(it.path, "threadnames.py", "gil", settle=0.3) as t:
+    if it.free_threaded:
+        with common.Target(it.path, "threadnames.py", "gil") as t:
+            r = common.run(["attach", "--pid", str(t.pid), "--mode", "gil",
+                            "-d", "1", "-q", "-o", os.path.join(
+                                common.tmpdir(), "nogil.folded")])
+            tap.ok(r.returncode == 5 and "free-threaded" in r.stderr,
+                   "%s: --mode gil is refused (exit 5): the GIL is off"
+                   % name, "rc %d: %s" % (r.returncode, r.stderr))
+        gil_run(tap, it, name + " PYTHON_GIL=1", {"PYTHON_GIL": "1"})
+    else:
+        gil_run(tap, it, name, None)
+
+
+def gil_run(tap, it, name, env):
+    with common.Target(it.path, "threadnames.py", "gil", settle=0.3,
+                       env=env) as t:
         tids = json.loads(t.lines[-1])
         d = common.tmpdir()
         out = os.path.join(d, "gil.folded")
         r = common.run(["attach", "--pid", str(t.pid), "--mode", "gil",
                         "-d", "2", "-r", "100", "--threads", "-q",
                         "-f", "folded", "-o", out], timeout=120)
-        if it.free_threaded:
-            tap.ok(r.returncode != 0 and "free-threaded" in r.stderr,
-                   "%s: --mode gil is refused: no GIL" % name,
-                   "rc %d: %s" % (r.returncode, r.stderr))
-            return
         if not tap.ok(r.returncode == 0, "%s: --mode gil exits 0" % name,
                       r.stderr):
             return

@@ -158,7 +158,8 @@ static void test_313_state(void **state)
 	assert_int_equal(py_layout__from_debug(&py_debug_313, (uint8_t *)w,
 					       sizeof(w), &l),
 			 0);
-	assert_false(l.flags & (PY_L_GIL_IN_RUNTIME | PY_L_FREE_THREADED));
+	assert_false(l.flags & (PY_L_GIL_IN_RUNTIME | PY_L_FREE_THREADED |
+				PY_L_GIL_SWITCH));
 	assert_int_equal(l.is_gil, 16);
 	assert_int_equal(l.gil_holder, 8);
 	assert_int_equal(l.gil_locked, 16);
@@ -266,6 +267,16 @@ static void test_314(void **state)
 	assert_int_equal(l.gil_holder, 16);
 	assert_int_equal(l.gil_locked, 24);
 	assert_int_equal(l.gc_collecting, 7600);
+	/* Its GIL can be switched on: .enabled is the struct's first int. */
+	assert_true(l.flags & PY_L_GIL_SWITCH);
+	assert_int_equal(l.gil_enabled, 0);
+	/* .enabled where the holder is: not believed, gil mode refused. */
+	w[17] = 16;
+	assert_int_equal(py_layout__from_debug(&py_debug_314, (uint8_t *)w,
+					       sizeof(w), &l),
+			 0);
+	assert_false(l.flags & PY_L_GIL_SWITCH);
+	assert_int_equal(l.gil_locked, 24);
 }
 
 int main(void)

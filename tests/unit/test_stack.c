@@ -1517,6 +1517,35 @@ static void test_gil_pointer(void **state)
 	assert_int_equal(thread_of(s, t1)->gil, -1);
 	py_walker__free(w);
 	fpy__free(p);
+
+	/* Free-threaded, saying where .enabled is: the GIL counts while it
+	 * is switched on, and only then. */
+	l.flags |= PY_L_GIL_SWITCH;
+	l.gil_enabled = 0;
+	l.gil_holder = 16;
+	l.gil_locked = 24;
+	p = fpy__new_with(&l);
+	t1 = fpy__thread(p, p->interp, 1001, 0x7f0000001000ull, CHUNK_SIZE);
+	fpy__push(p, t1, fpy__code(p, "a.py", "f", "f", 1, LINES({2, 2})), 1);
+	uint64_t g = fakemem__alloc(p->fm, 64);
+	fakemem__w64(p->fm, p->interp + l.is_gil, g);
+	fakemem__w32(p->fm, g + l.gil_locked, 1);
+	fakemem__w64(p->fm, g + l.gil_holder, t1->ts);
+	assert_int_equal(py_walker__new(p->t, &w), 0);
+	assert_int_equal(py_walker__gil_support(w), -PS_ENOGIL);
+	s = sample_ok(w);
+	assert_int_equal(thread_of(s, t1)->gil, -1);
+	fakemem__w32(p->fm, g + l.gil_enabled, 1);
+	assert_int_equal(py_walker__gil_support(w), 0);
+	calls = p->t->mem.calls;
+	s = sample_ok(w);
+	assert_int_equal(p->t->mem.calls - calls, 1);
+	assert_int_equal(thread_of(s, t1)->gil, 1);
+	fakemem__w32(p->fm, g + l.gil_enabled, 0); /* switched off again */
+	s = sample_ok(w);
+	assert_int_equal(thread_of(s, t1)->gil, -1);
+	py_walker__free(w);
+	fpy__free(p);
 }
 
 /* ---- (12) fuzz --------------------------------------------------------- */
