@@ -511,12 +511,7 @@ def main():
     tap = common.Tap()
     go = GoPprof()
     try:
-        found, supported = common.interpreters(tap)
-        for it in found:
-            if it not in supported:
-                tap.skip("pprof with " + common.label(it),
-                         "psample does not support Python %d.%d yet" %
-                         tuple(it.version[:2]))
+        found, supported = common.interpreters(tap, "pprof with")
         for it in supported:
             check_shapes(tap, it, go)
             check_names(tap, it, go)

@@ -535,12 +535,7 @@ def check_names(tap, it):
 
 def main():
     tap = common.Tap()
-    found, supported = common.interpreters(tap)
-    for it in found:
-        if it not in supported:
-            tap.skip("speedscope with " + common.label(it),
-                     "psample does not support Python %d.%d yet" %
-                     tuple(it.version[:2]))
+    found, supported = common.interpreters(tap, "speedscope with")
     for it in supported:
         check_shapes(tap, it)
         check_names(tap, it)
