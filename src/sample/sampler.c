@@ -157,7 +157,7 @@ struct mstate {
 	int statm_fd;
 	int64_t rss; /* memory mode: resident bytes at the last sample */
 	bool rss_known;
-	int gil; /* py_walker__gil_support */
+	int gil; /* gil mode: py_walker__gil_support */
 	uint64_t calls0; /* mem.calls when sampling began */
 };
 
@@ -303,8 +303,11 @@ static struct mstate *member__state(struct sampler *s, struct member *m)
 		return NULL;
 	ms->statm_fd = -1;
 	ms->proc_frame = NO_FRAME;
+	/* Asked of the process on a free-threaded build (is its GIL on?):
+	 * only when the mode needs it, and not counted as sampling reads. */
+	if (s->o->mode == SAMPLER_GIL)
+		ms->gil = py_walker__gil_support(m->w);
 	ms->calls0 = m->t->mem.calls;
-	ms->gil = py_walker__gil_support(m->w);
 	if (s->o->blocking && pause__new(m->pid, &ms->pause)) {
 		free(ms);
 		return NULL;
