@@ -66,6 +66,11 @@ enum py_layout_flags {
 	 * is: the GIL is in use while that int is not 0 (PYTHON_GIL=1, or
 	 * an extension module not marked free-threading safe) */
 	PY_L_GIL_SWITCH = 1u << 18,
+	/* the frame's int stacktop (fr_stacktop) is -1 while the frame
+	 * runs, and its stack depth once it has called or returned
+	 * (3.11-3.13): the running frame can be told from one copy of
+	 * the stack, without the current-frame word */
+	PY_L_RUN_MARK = 1u << 19,
 };
 
 /* Read sizes are bounded so a layout can never ask for huge reads. */
@@ -109,6 +114,7 @@ struct py_layout {
 	uint32_t owner_skip; /* owners >= this are not Python frames */
 	uint32_t owner_max; /* owners > this are corrupt */
 	uint32_t fr_tlbc; /* PY_L_TLBC: int32 tlbc_index */
+	uint32_t fr_stacktop; /* PY_L_RUN_MARK: int32 stacktop */
 
 	/* PyObject / PyVarObject */
 	uint32_t ob_type;

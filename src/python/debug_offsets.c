@@ -184,6 +184,14 @@ int py_layout__from_debug(const struct py_debug_desc *d, const uint8_t *buf,
 	l->fr_size = max4(l->fr_back, l->fr_code, l->fr_pos, 0) + 8;
 	if (l->fr_owner + 1 > l->fr_size)
 		l->fr_size = l->fr_owner + 1;
+	if (d->stacktop_after_instr) {
+		l->fr_stacktop = l->fr_pos + d->stacktop_after_instr;
+		if (l->fr_stacktop + 4 > fr)
+			g.bad = 1;
+		l->flags |= PY_L_RUN_MARK;
+		if (l->fr_stacktop + 4 > l->fr_size)
+			l->fr_size = l->fr_stacktop + 4;
+	}
 
 	uint32_t co = dbg__word(&g, d->co_size);
 	l->ob_type = dbg__word(&g, d->ob_type);

@@ -41,6 +41,11 @@ struct py_debug_desc {
 		ts_native_tid, ts_chunk;
 	uint16_t fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner,
 		fr_tlbc_index;
+	/* Bytes from instr_ptr to the frame's int stacktop, where the
+	 * version keeps -1 in it while the frame runs (PY_L_RUN_MARK); 0
+	 * where it does not (3.14+ leaves the pointer that replaced it
+	 * set in release builds). */
+	uint16_t stacktop_after_instr;
 	uint16_t co_size, co_filename, co_name, co_qualname, co_linetable,
 		co_firstlineno, co_code_adaptive, co_tlbc;
 	uint16_t ob_type;

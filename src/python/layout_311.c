@@ -17,7 +17,8 @@ const struct py_layout py_layout_311 = {
 	.name = "3.11",
 	.flags = PY_L_CFRAME | PY_L_INSTR_PTR | PY_L_NATIVE_TID |
 		 PY_L_QUALNAME | PY_L_CHUNKS | PY_L_OWNER |
-		 PY_L_GIL_IN_RUNTIME | PY_L_DICT_LOG2 | PY_L_MANAGED_DICT,
+		 PY_L_GIL_IN_RUNTIME | PY_L_DICT_LOG2 | PY_L_MANAGED_DICT |
+		 PY_L_RUN_MARK,
 	.linetable = PY_LINETABLE_LOCATIONS,
 
 	.rt_interp_head = 40,
@@ -44,6 +45,7 @@ const struct py_layout py_layout_311 = {
 	.fr_code = 32,
 	.fr_back = 48,
 	.fr_pos = 56, /* prev_instr */
+	.fr_stacktop = 64,
 	.fr_owner = 69,
 	.owner_skip = 3, /* 3.11 has no shim frames */
 	.owner_max = 2, /* THREAD, GENERATOR, FRAME_OBJECT */

@@ -18,7 +18,8 @@ const struct py_layout py_layout_312 = {
 	.name = "3.12",
 	.flags = PY_L_CFRAME | PY_L_INSTR_PTR | PY_L_NATIVE_TID |
 		 PY_L_QUALNAME | PY_L_CHUNKS | PY_L_OWNER | PY_L_STR_NO_WSTR |
-		 PY_L_DICT_LOG2 | PY_L_MANAGED_DICT | PY_L_DICT_OR_VALUES,
+		 PY_L_DICT_LOG2 | PY_L_MANAGED_DICT | PY_L_DICT_OR_VALUES |
+		 PY_L_RUN_MARK,
 	.linetable = PY_LINETABLE_LOCATIONS,
 
 	.rt_interp_head = 40,
@@ -45,6 +46,7 @@ const struct py_layout py_layout_312 = {
 	.fr_code = 0,
 	.fr_back = 8,
 	.fr_pos = 56, /* prev_instr */
+	.fr_stacktop = 64,
 	.fr_owner = 70,
 	.owner_skip = 3, /* FRAME_OWNED_BY_CSTACK */
 	.owner_max = 3,

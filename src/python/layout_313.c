@@ -5,7 +5,8 @@
  * pycore_runtime.h), checked against the values read from 3.13.0's
  * _PyRuntime.  The frame owners are THREAD, GENERATOR, FRAME_OBJECT and
  * CSTACK (3, a shim whose f_executable is None); f_executable is a plain
- * pointer.
+ * pointer.  The int stacktop that follows instr_ptr is -1 while the
+ * frame runs (_PyFrame_GetStackPointer), seen on 3.13.0 and 3.13t.
  * GIL, GC and thread-name words: offsetof(_Py_DebugOffsets) against
  * the 3.13.0 and 3.13t headers; the type-field distances from tp_flags
  * and MANAGED_DICT_OFFSET from the same headers.
@@ -33,6 +34,7 @@ const struct py_debug_desc py_debug_313 = {
 	.fr_executable = 30,
 	.fr_instr_ptr = 31,
 	.fr_owner = 33,
+	.stacktop_after_instr = 8,
 	.co_size = 34,
 	.co_filename = 35,
 	.co_name = 36,

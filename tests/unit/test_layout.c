@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "psample/error.h"
@@ -43,6 +44,20 @@ static void test_table(void **state)
 	assert_ptr_equal(py_debug_desc__find(0x030F02F0u), &py_debug_315);
 	assert_null(py_debug_desc__find(0x030C01F0u));
 	assert_null(py_debug_desc__find(0x031000A1u)); /* 3.16.0a1 */
+	/* The run mark: 3.11-3.13 keep -1 in stacktop while a frame runs;
+	 * 3.8-3.10 have no data stack, 3.14+ no such value. */
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		const struct py_layout *l = py_layout__find(known[i].version);
+		bool chunks = (l->flags & PY_L_CHUNKS) != 0;
+		assert_int_equal((l->flags & PY_L_RUN_MARK) != 0, chunks);
+		if (chunks) {
+			assert_int_equal(l->fr_stacktop, 64);
+			assert_true(l->fr_stacktop + 4 <= l->fr_size);
+		}
+	}
+	assert_int_equal(py_debug_313.stacktop_after_instr, 8);
+	assert_int_equal(py_debug_314.stacktop_after_instr, 0);
+	assert_int_equal(py_debug_315.stacktop_after_instr, 0);
 }
 
 /* _Py_DebugOffsets as 3.13.0 (GIL build) wrote it. */
@@ -106,6 +121,10 @@ static void test_313(void **state)
 	assert_int_equal(l.bytes_data, t312->bytes_data);
 	assert_int_equal(l.co_code, 200);
 	assert_true(l.co_size >= 144 && l.co_size <= PY_MAX_READ);
+	/* stacktop sits where 3.12 has it, and is read with the frame. */
+	assert_true(l.flags & PY_L_RUN_MARK);
+	assert_int_equal(l.fr_stacktop, t312->fr_stacktop);
+	assert_true(l.fr_size >= l.fr_stacktop + 4);
 }
 
 static void test_absurd(void **state)
