@@ -50,6 +50,13 @@ struct py_code *py_codes__get(struct py_codes *c, struct py_target *t,
 			      uint64_t addr, const uint8_t *hdr, int *err);
 
 /*
+ * The entry cached for addr, without reading the target or checking that
+ * the code object there is still the same one: for hints only (a frame's
+ * size), never for what a sample shows.  NULL if none.
+ */
+const struct py_code *py_codes__peek(const struct py_codes *c, uint64_t addr);
+
+/*
  * Between samples: drop everything if the cache has grown past its bound.
  * Entries returned before are invalid afterwards.
  */

@@ -105,6 +105,13 @@ static uint32_t codes__slot(const struct py_codes *c, uint64_t addr)
 	return i;
 }
 
+const struct py_code *py_codes__peek(const struct py_codes *c, uint64_t addr)
+{
+	if (!c->cap)
+		return NULL;
+	return c->slots[codes__slot(c, addr)];
+}
+
 static int codes__grow(struct py_codes *c)
 {
 	uint32_t cap = c->cap * 2;
