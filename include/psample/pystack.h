@@ -62,6 +62,9 @@ struct py_walker_stats {
 	uint64_t torn; /* a thread's stack changed while being read */
 	uint64_t returned; /* frames dropped: returned while being read */
 	uint64_t recopied; /* walked in the newest chunk's second copy */
+	uint64_t moved; /* innermost frame found by its run mark elsewhere
+			   than the current-frame word said */
+	uint64_t midcall; /* newest chunk read again: no frame had the mark */
 	uint64_t bad_frames; /* frames that did not validate */
 	uint64_t name_reads; /* thread names read (a few reads each) */
 };
@@ -81,6 +84,14 @@ void py_walker__free(struct py_walker *w);
 int py_walker__sample(struct py_walker *w, const struct py_sample **out);
 
 const struct py_walker_stats *py_walker__stats(const struct py_walker *w);
+
+/*
+ * Whether the target's Python threads are stopped while sampled
+ * (--blocking): what is read is then one moment, and the current-frame
+ * word is followed as it is.  Otherwise the walker looks for the frame
+ * that was running when the stack was copied (the run mark, 3.11-3.13).
+ */
+void py_walker__set_still(struct py_walker *w, bool still);
 
 /*
  * Whether py_thread.gil can be read for this target: 0, -PS_ENOGIL on a

@@ -183,6 +183,7 @@ struct py_walker {
 	int32_t iv_rt_gil, iv_rt_gc;
 	int8_t rt_gil_ok, gc; /* as the last batch read them */
 
+	bool still; /* the threads are stopped while read (--blocking) */
 	struct py_thread *out;
 	struct py_sample sample;
 	struct py_walker_stats stats;
@@ -270,6 +271,11 @@ void py_walker__free(struct py_walker *w)
 	free(w->out);
 	py_codes__free(w->codes);
 	free(w);
+}
+
+void py_walker__set_still(struct py_walker *w, bool still)
+{
+	w->still = still;
 }
 
 const struct py_walker_stats *py_walker__stats(const struct py_walker *w)
@@ -771,6 +777,156 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 			   struct py_thread *out, uint64_t cur, uint64_t top,
 			   bool second);
 
+/*
+ * The bytes a frame of code takes on the data stack: from the header the
+ * batch read (the code was in the last sample), else from the code cache
+ * (a code object seen before, maybe freed since: a wrong size only makes
+ * the callee looked for there fail to link back); 0 if not known.
+ */
+static uint64_t walker__framesize(const struct py_walker *w, uint64_t code)
+{
+	uint32_t mask = (1u << SEEN_BITS) - 1;
+	uint64_t h = (code >> 4) * 0x9e3779b97f4a7c15ull;
+	uint32_t i = (uint32_t)(h >> 40) & mask;
+
+	for (uint32_t probe = 0; probe <= mask; probe++) {
+		const struct seen *s = &w->seen[(i + probe) & mask];
+		if (s->gen != w->gen)
+			break;
+		if (s->addr != code)
+			continue;
+		if (s->hdr < 0 || w->hdr_err[s->hdr])
+			break;
+		return pycode__framesize(w->l, w->hdrs + (size_t)s->hdr *
+							       w->l->co_size);
+	}
+	const struct py_code *c = py_codes__peek(w->codes, code);
+	return c ? c->framesize : 0;
+}
+
+static bool frame__runs(const struct py_layout *l, const uint8_t *buf)
+{
+	return py__i32(buf, l->fr_stacktop) == -1;
+}
+
+/* wthread__running: every frame read lacks the run mark. */
+#define RUN_MIDCALL UINT64_MAX
+
+/*
+ * The frame that was running when the copy of the stack was made, found
+ * by its run mark (PY_L_RUN_MARK).  The current-frame word was read
+ * before the copy, and a program that calls small functions in a loop has
+ * returned and called again many times in between: walking from that
+ * word and dropping what returned since (by the top read after the copy)
+ * keeps only frames that lived at both moments, which gives callers the
+ * time of their fast callees.  The copy of the top of the stack is made
+ * in one piece, so the mark tells where it ended then: above cur, a
+ * callee pushed since (at the end of its caller's frame, linking back to
+ * it), or below, a caller that cur returned to.  Frames that returned
+ * hold their depth, never the mark, so leftovers above the top are not
+ * taken for callees.
+ * RUN_MIDCALL when no frame down to the bottom (or the shim of a C call)
+ * has the mark: the copy caught the top frame being pushed or popped,
+ * and which frame that is cannot be told from it (leftovers above the
+ * top link up too).  0 when the mark cannot tell: cur, or a caller met
+ * on the way down, is not in the copy (a generator's frame).
+ */
+static uint64_t wthread__running(const struct py_walker *w,
+				 const struct wthread *th, uint64_t cur)
+{
+	const struct py_layout *l = w->l;
+	uint32_t ck = UINT32_MAX, nk = UINT32_MAX;
+	const uint8_t *buf = wthread__frame_bytes(w, th, cur, &ck, false);
+	struct py_rawframe rf, nf;
+	uint8_t own[PY_MAX_READ];
+
+	if (!buf)
+		return 0;
+	if (frame__runs(l, buf))
+		return cur;
+	/* Up: a callee pushed since, and its callees. */
+	uint64_t f = cur;
+	pyframe__decode(l, buf, &rf);
+	for (uint32_t steps = 0; steps < PY_MAX_DEPTH; steps++) {
+		uint64_t size = walker__framesize(w, rf.code);
+		if (!size || f + size < f)
+			break;
+		const uint8_t *nb =
+			wthread__frame_bytes(w, th, f + size, &nk, false);
+		if (!nb || nk != ck)
+			break;
+		pyframe__decode(l, nb, &nf);
+		if (nf.back != f || !nf.code)
+			break;
+		if (frame__runs(l, nb))
+			return f + size;
+		f += size;
+		rf = nf;
+	}
+	/* Down: the caller cur returned to. */
+	const uint8_t *fb = buf;
+	f = cur;
+	for (uint32_t steps = 0; steps < PY_MAX_DEPTH; steps++) {
+		pyframe__decode(l, fb, &rf);
+		if (!rf.back)
+			return RUN_MIDCALL;
+		fb = wthread__frame_bytes(w, th, rf.back, &nk, false);
+		if (!fb) {
+			/* The shim of a C call ends the search; any other
+			 * frame outside the chunks is a generator's. */
+			if (mem__read(&w->t->mem, rf.back, own, l->fr_size))
+				return 0;
+			pyframe__decode(l, own, &nf);
+			return pyframe__is_shim(l, &nf) ? RUN_MIDCALL : 0;
+		}
+		/* Callers lie below their callees in a chunk. */
+		if (nk == ck && rf.back >= f)
+			return 0;
+		if (frame__runs(l, fb))
+			return rf.back;
+		f = rf.back;
+		ck = nk;
+	}
+	return 0;
+}
+
+/*
+ * Caught mid-call: read the current-frame word and the newest chunk
+ * again, now, and look once more.  The window of a push or pop is short,
+ * so a read a few microseconds later almost always finds a frame
+ * running; the instant moves by as much whatever the program does, so no
+ * state is favoured.  The frame running, 0, or RUN_MIDCALL again.
+ */
+#define MIDCALL_TRIES 2
+
+static uint64_t wthread__retry(struct py_walker *w, struct wthread *th,
+			       uint64_t *cur)
+{
+	const struct py_layout *l = w->l;
+	struct chunk *c = &th->chunks[0];
+	uint64_t word = (l->flags & PY_L_CFRAME) ? th->cframe + l->cf_current
+						 : th->tstate + l->ts_frame;
+	uint64_t run = RUN_MIDCALL;
+
+	if (!th->nchunks || ((l->flags & PY_L_CFRAME) && !th->cframe))
+		return run;
+	for (int k = 0; k < MIDCALL_TRIES && run == RUN_MIDCALL; k++) {
+		uint64_t now = 0;
+		struct mem_iov iov[2] = {
+			{.addr = word, .buf = &now, .len = 8},
+			{.addr = c->addr, .buf = c->buf, .len = c->size},
+		};
+		w->stats.midcall++;
+		if (mem__readv(&w->t->mem, iov, 2) || iov[0].err ||
+		    iov[1].err || !now)
+			return RUN_MIDCALL;
+		c->fresh = true;
+		*cur = now;
+		run = wthread__running(w, th, now);
+	}
+	return run;
+}
+
 static void wthread__walk(struct py_walker *w, struct wthread *th,
 			  struct py_thread *out)
 {
@@ -862,6 +1018,29 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 	uint64_t end_top = th->end[second].top;
 	bool live = end < 0;
 	uint32_t kc = 0;
+	/* With a run mark the copy says itself where the stack ended: no
+	 * frame is dropped by the top read later, nor compared with the
+	 * second copy (both would favour states that last). */
+	uint64_t run = 0;
+	if (!second && !w->still && (l->flags & PY_L_RUN_MARK) &&
+	    (l->flags & PY_L_CHUNKS)) {
+		run = wthread__running(w, th, cur);
+		if (run == RUN_MIDCALL)
+			run = wthread__retry(w, th, &cur);
+		if (run == RUN_MIDCALL) {
+			/* Still mid-call, or unreadable. */
+			w->stats.torn++;
+			out->err = -PS_ECORRUPT;
+			return 0;
+		}
+	}
+	if (run) {
+		if (run != cur)
+			w->stats.moved++;
+		f = cur = run;
+		live = true;
+		end = -1;
+	}
 	th->nnext = 0;
 	while (f && steps < MAX_STEPS) {
 		const uint8_t *buf = NULL;
@@ -894,7 +1073,8 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 			out->err = -PS_ECORRUPT;
 			return 0;
 		}
-		if (chunk == 0 && f == cur && top && f + l->fr_size > top) {
+		if (!run && chunk == 0 && f == cur && top &&
+		    f + l->fr_size > top) {
 			/* The innermost frame must lie below the stack top. */
 			w->stats.torn++;
 			out->err = -PS_ECORRUPT;
@@ -913,7 +1093,7 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 			       ((int)chunk == end && f >= end_top);
 			live = !dead;
 		}
-		if (!second && !dead && chunk == 0 &&
+		if (!second && !run && !dead && chunk == 0 &&
 		    !wthread__stable(w, th, f))
 			return -EAGAIN;
 		pyframe__decode(l, buf, &rf);

@@ -543,7 +543,9 @@ static int sampler__read_blocking(struct sampler *s, struct member *m,
 	int paused = pause__stop(ms->pause, ms->ptids, ms->nptids);
 	if (paused < 0 && m->root && !m->samples)
 		return paused; /* e.g. -EPERM: say so */
+	py_walker__set_still(m->w, paused == (int)ms->nptids);
 	err = py_walker__sample(m->w, smp);
+	py_walker__set_still(m->w, false);
 	pause__resume(ms->pause); /* also the ones that stopped late */
 	if (paused < (int)ms->nptids) {
 		/* Gone threads count here too: rare, and harmless to skip. */

@@ -682,6 +682,16 @@ static void thread__sync(struct fpy *p, struct fpy_thread *th)
 	fakemem__w64(p->fm, th->cframe + l->cf_current, thread__current(th));
 }
 
+/* The run mark (PY_L_RUN_MARK): -1 while the frame runs, its stack
+ * depth once it has called (or returned). */
+static void frame__mark(struct fpy *p, const struct fpy_frame *f,
+			int32_t stacktop)
+{
+	if (p->l->flags & PY_L_RUN_MARK)
+		fakemem__w32(p->fm, f->addr + p->l->fr_stacktop,
+			     (uint32_t)stacktop);
+}
+
 static void frame__write(struct fpy *p, const struct fpy_frame *f,
 			 uint64_t back)
 {
@@ -693,6 +703,7 @@ static void frame__write(struct fpy *p, const struct fpy_frame *f,
 	fakemem__w64(p->fm, f->addr + l->fr_pos,
 		     f->code->addr + l->co_code + 2 * (int64_t)f->unit);
 	fakemem__w8(p->fm, f->addr + l->fr_owner, f->stray ? 1 : 0);
+	frame__mark(p, f, -1);
 }
 
 static struct fpy_frame *thread__add(struct fpy_thread *th)
@@ -711,6 +722,8 @@ static void thread__caller_started(struct fpy *p, struct fpy_thread *th)
 {
 	if (th->depth && th->frames[th->depth - 1].unit < 0)
 		fpy__set_unit(p, th, th->depth - 1, 0);
+	if (th->depth)
+		frame__mark(p, &th->frames[th->depth - 1], 2);
 }
 
 struct fpy_frame *fpy__push(struct fpy *p, struct fpy_thread *th,
@@ -766,6 +779,9 @@ void fpy__pop(struct fpy *p, struct fpy_thread *th)
 	if (!th->depth)
 		die("pop of an empty stack", th->ts);
 	f = &th->frames[--th->depth];
+	frame__mark(p, f, 1);
+	if (th->depth)
+		frame__mark(p, &th->frames[th->depth - 1], -1);
 	if (!f->stray) {
 		th->top = f->addr;
 		if (th->nchunks > 1 &&

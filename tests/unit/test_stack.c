@@ -61,10 +61,25 @@ static void world__codes(struct world *x)
 			    LINES({8, 5}));
 }
 
+/*
+ * The layout the world is built with: NULL for 3.11's; no_mark is the
+ * same without the run mark, standing for 3.14+, where the walker must
+ * work from the current-frame word and the end top alone.
+ */
+static const struct py_layout *world_layout;
+static struct py_layout no_mark;
+
+static const struct py_layout *layout_no_mark(void)
+{
+	no_mark = *py_layout__find(0x030B07F0);
+	no_mark.flags &= ~(uint32_t)PY_L_RUN_MARK;
+	return &no_mark;
+}
+
 static void world__init_sized(struct world *x, uint32_t chunk_size)
 {
 	memset(x, 0, sizeof(*x));
-	x->p = fpy__new();
+	x->p = world_layout ? fpy__new_with(world_layout) : fpy__new();
 	world__codes(x);
 	x->t1 = fpy__thread(x->p, x->p->interp, 1001, 0x7f1234001000ull,
 			    chunk_size);
@@ -804,13 +819,12 @@ static void torn_hook(void *arg, uint64_t call, size_t iov)
 /*
  * Whatever point of the steady-state batch the thread moves at, the
  * sample shows the stack before or after, or says it is torn: never a
- * mixture.
+ * mixture.  With the run mark the copy of the stack says where it ended,
+ * so no sample is lost and a call made after the current-frame word was
+ * read still shows; without it (3.14+) some samples are given up.
  */
-static void test_torn(void **state)
+static void torn__run(unsigned outcome[3], uint64_t *moved)
 {
-	unsigned outcome[3] = {0, 0, 0};
-
-	(void)state;
 	for (int action = 0; action < 2; action++) {
 		for (size_t iov = 0; iov < 32; iov++) {
 			struct world x;
@@ -848,15 +862,39 @@ static void test_torn(void **state)
 						&x.t2->frames[before - 1 - i]);
 			}
 			check_world(&x, sample_ok(x.w));
+			*moved += py_walker__stats(x.w)->moved;
 			world__fini(&x);
 		}
 	}
-	/* Each kind of outcome happens somewhere in the batch. */
-	print_message("# torn: %u torn, %u new stack, %u old stack\n",
-		      outcome[0], outcome[1], outcome[2]);
-	assert_true(outcome[0] > 0);
-	assert_true(outcome[1] > 0);
-	assert_true(outcome[2] > 0);
+}
+
+static void test_torn(void **state)
+{
+	unsigned mark[3] = {0, 0, 0}, plain[3] = {0, 0, 0};
+	uint64_t mark_moved = 0, plain_moved = 0;
+
+	(void)state;
+	torn__run(mark, &mark_moved);
+	world_layout = layout_no_mark();
+	torn__run(plain, &plain_moved);
+	world_layout = NULL;
+	print_message("# torn, run mark: %u torn, %u new stack, %u old stack,"
+		      " %llu moved\n",
+		      mark[0], mark[1], mark[2],
+		      (unsigned long long)mark_moved);
+	print_message("# torn, no mark: %u torn, %u new stack, %u old stack\n",
+		      plain[0], plain[1], plain[2]);
+	/* Each kind of outcome happens somewhere in the batch... */
+	assert_true(plain[0] > 0);
+	assert_true(plain[1] > 0);
+	assert_true(plain[2] > 0);
+	/* ...but with the mark none is given up, and calls made after the
+	 * current-frame word was read are seen. */
+	assert_int_equal(mark[0], 0);
+	assert_true(mark[1] > 0);
+	assert_true(mark[2] > 0);
+	assert_true(mark_moved > 0);
+	assert_int_equal(plain_moved, 0);
 }
 
 /*
@@ -912,11 +950,8 @@ static bool stack_prefix(const struct py_thread *pt, const struct fpy_frame *m,
 	return true;
 }
 
-static void test_return_race(void **state)
+static void race__run(unsigned outcome[3])
 {
-	unsigned outcome[3] = {0, 0, 0};
-
-	(void)state;
 	for (int action = 0; action < 3; action++) {
 		for (size_t iov = 0; iov < 40; iov++) {
 			struct world x;
@@ -953,10 +988,127 @@ static void test_return_race(void **state)
 			world__fini(&x);
 		}
 	}
-	print_message("# return race: %u torn, %u old stack, %u new stack\n",
-		      outcome[0], outcome[1], outcome[2]);
-	assert_true(outcome[1] > 0);
-	assert_true(outcome[2] > 0);
+}
+
+static void test_return_race(void **state)
+{
+	unsigned mark[3] = {0, 0, 0}, plain[3] = {0, 0, 0};
+
+	(void)state;
+	race__run(mark);
+	world_layout = layout_no_mark();
+	race__run(plain);
+	world_layout = NULL;
+	print_message("# return race, run mark: %u torn, %u old stack, %u new"
+		      " stack\n",
+		      mark[0], mark[1], mark[2]);
+	print_message("# return race, no mark: %u torn, %u old stack, %u new"
+		      " stack\n",
+		      plain[0], plain[1], plain[2]);
+	assert_true(mark[1] > 0 && mark[2] > 0);
+	assert_true(plain[1] > 0 && plain[2] > 0);
+	assert_int_equal(mark[0], 0);
+}
+
+/*
+ * The run mark decides, not the current-frame word: the word can be
+ * older than the copy of the stack (it is read first), and the copy then
+ * holds frames pushed or popped since.  Each case writes the word the
+ * way a read made before the change saw it.
+ */
+static void set_current(struct world *x, struct fpy_thread *th, uint64_t f)
+{
+	fakemem__w64(x->p->fm, th->cframe + x->p->l->cf_current, f);
+}
+
+static void set_stacktop(struct world *x, const struct fpy_frame *f, int32_t v)
+{
+	fakemem__w32(x->p->fm, f->addr + x->p->l->fr_stacktop, (uint32_t)v);
+}
+
+struct mark_hook {
+	struct world *x;
+	const struct fpy_frame *f;
+	uint64_t call;
+	bool done;
+};
+
+static void mark_hook(void *arg, uint64_t call, size_t iov)
+{
+	struct mark_hook *h = arg;
+
+	(void)iov;
+	if (call == h->call && !h->done) {
+		set_stacktop(h->x, h->f, -1);
+		h->done = true;
+	}
+}
+
+static void test_run_mark(void **state)
+{
+	struct world x;
+	const struct py_thread *pt;
+
+	(void)state;
+	world__init(&x);
+	check_world(&x, sample_ok(x.w));
+
+	/* A call made after the word was read: the callee is shown. */
+	uint64_t helper = x.t1->frames[x.t1->depth - 1].addr;
+	fpy__push(x.p, x.t1, x.leaf, 3);
+	set_current(&x, x.t1, helper);
+	check_world(&x, sample_ok(x.w));
+	assert_int_equal(py_walker__stats(x.w)->moved, 1);
+
+	/* A return made after the word was read: the caller is shown, on
+	 * the line it has moved to. */
+	uint64_t leaf = x.t1->frames[x.t1->depth - 1].addr;
+	fpy__pop(x.p, x.t1);
+	fpy__set_unit(x.p, x.t1, x.t1->depth - 1, 6);
+	set_current(&x, x.t1, leaf);
+	check_world(&x, sample_ok(x.w));
+	assert_int_equal(py_walker__stats(x.w)->moved, 2);
+
+	/* The popped leaf is still in the chunk, linked to helper: with
+	 * the word on helper it is not taken for a callee (it holds its
+	 * depth, not the mark). */
+	set_current(&x, x.t1, helper);
+	check_world(&x, sample_ok(x.w));
+
+	/* Caught while the top frame is pushed or popped: no frame has
+	 * the mark.  The thread's stack is read again; still so at every
+	 * look, the thread is left out of the sample rather than guessed. */
+	fpy__push(x.p, x.t2, x.leaf, -1);
+	uint32_t d = x.t2->depth;
+	set_stacktop(&x, &x.t2->frames[d - 1], 1);
+	set_stacktop(&x, &x.t2->frames[d - 2], 2);
+	uint64_t midcall = py_walker__stats(x.w)->midcall;
+	const struct py_sample *s = sample_ok(x.w);
+	check_thread(s, x.t1);
+	assert_true(thread_of(s, x.t2)->err < 0);
+	assert_true(py_walker__stats(x.w)->midcall > midcall);
+	/* The leaf starts before the read again: it is shown. */
+	struct mark_hook h = {.x = &x, .f = &x.t2->frames[d - 1],
+			      .call = world__mem(&x)->calls + 2};
+	fakemem__hook(x.p->fm, mark_hook, &h);
+	check_world(&x, sample_ok(x.w));
+	fakemem__hook(x.p->fm, NULL, NULL);
+	assert_true(h.done);
+	world__fini(&x);
+
+	/* Without the mark (3.14+) the word decides: the callee pushed
+	 * since is not seen, and no frame is said to have moved. */
+	world_layout = layout_no_mark();
+	world__init(&x);
+	check_world(&x, sample_ok(x.w));
+	helper = x.t1->frames[x.t1->depth - 1].addr;
+	fpy__push(x.p, x.t1, x.leaf, 3);
+	set_current(&x, x.t1, helper);
+	pt = thread_of(sample_ok(x.w), x.t1);
+	assert_true(pt->err || pt->depth == x.t1->depth - 1);
+	assert_int_equal(py_walker__stats(x.w)->moved, 0);
+	world__fini(&x);
+	world_layout = NULL;
 }
 
 /* ---- regressions: bugs the tests above ran into ------------------------ */
@@ -1771,6 +1923,7 @@ int main(void)
 		cmocka_unit_test(test_process_gone),
 		cmocka_unit_test(test_torn),
 		cmocka_unit_test(test_return_race),
+		cmocka_unit_test(test_run_mark),
 		cmocka_unit_test(test_str_at_mapping_end),
 		cmocka_unit_test(test_lasti_truncated),
 		cmocka_unit_test(test_thread_list_cycle),
