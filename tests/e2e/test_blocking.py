@@ -5,7 +5,14 @@ SEIZE + INTERRUPT) for each read and lets them go (DETACH) after it.
 Checked on every interpreter:
  1. fastcalls.py, whose stacks change every few microseconds, recorded
     at 1 kHz: every stack is one the program can have (its call graph
-    is known down to the line of each call).
+    is known down to the line of each call).  Recorded again without
+    --blocking, impossible stacks stay rare.
+ 1b. tinycalls.py, a loop calling a function that does almost nothing,
+    with and without --blocking: the share of samples each function is
+    the innermost one in agrees (a reader racing the program must not
+    give a fast callee's time to its caller).  3.11-3.13 mark the
+    running frame, which psample uses: the bounds are tighter there than
+    where it has only the current-frame word.
  2. psample killed with SIGKILL at random moments of a 2 kHz --blocking
     run (attach, and record with the test as the orphaned target's
     subreaper): the target is never left stopped or traced, and ends
@@ -27,6 +34,7 @@ import time
 import common
 
 FAST = os.path.join(common.WORKLOADS, "fastcalls.py")
+TINY = os.path.join(common.WORKLOADS, "tinycalls.py")
 SIGNALS = os.path.join(common.WORKLOADS, "signals.py")
 KILLS = 10
 
@@ -116,6 +124,74 @@ def impossible(stacks):
     return bad
 
 
+def leaf_shares(stacks, workload, root):
+    """{function: % of samples it is the innermost workload frame in},
+    over the samples inside root(); and that count."""
+    counts, n = {}, 0
+    for stack, count in stacks:
+        ours = [common.frame_name(fr) for fr in stack if workload in fr]
+        if root not in ours:
+            continue
+        counts[ours[-1]] = counts.get(ours[-1], 0) + count
+        n += count
+    return {f: 100.0 * c / n for f, c in counts.items()}, n
+
+
+# Measured on 3.8-3.13, two seconds at 1 kHz: without --blocking,
+# impossible stacks of fastcalls.py 0-0.07 % where the running frame is
+# marked, 0.3-0.9 % elsewhere; tinycalls.py's shares 1-7 points from
+# --blocking's where marked (19-26 before psample used the mark), 14-31
+# on 3.8-3.10, whose frames carry no such mark: a known gap, bounded
+# here only against getting worse.
+RUN_MARK = ((3, 11), (3, 12), (3, 13))
+
+
+def check_fast_free(tap, it, d):
+    name = common.label(it)
+    out = os.path.join(d, "fast-free.folded")
+    r = common.run(["record", "-r", "1000", "-f", "folded", "-o", out,
+                    "--", it.path, FAST, "2", "3"], timeout=120)
+    if r.returncode != 0 or not os.path.exists(out):
+        tap.ok(False, "%s: record of fastcalls.py without --blocking"
+               % name, "rc=%d\n%s" % (r.returncode, r.stderr))
+        return
+    stacks, _ = common.read_folded(out)
+    n = sum(c for s, c in stacks if any("fastcalls.py" in fr for fr in s))
+    bad = impossible(stacks)
+    nbad = sum(int(b.rsplit(" ", 1)[1]) for b in bad)
+    limit = 0.5 if tuple(it.version[:2]) in RUN_MARK else 3.0
+    tap.ok(n >= 500 and 100.0 * nbad <= limit * n,
+           "%s: without --blocking, %d of %d stacks impossible (at most "
+           "%.1f %%)" % (name, nbad, n, limit), "\n".join(bad[:10]))
+
+
+def check_tiny(tap, it, d):
+    name = common.label(it)
+    shares = {}
+    for how in ("--blocking", "without"):
+        out = os.path.join(d, "tiny.folded")
+        args = ["record"] + ([how] if how == "--blocking" else [])
+        r = common.run(args + ["-r", "1000", "-f", "folded", "-o", out,
+                               "--", it.path, TINY, "2"], timeout=120)
+        stacks, _ = common.read_folded(out) if r.returncode == 0 \
+            else ([], [])
+        shares[how], n = leaf_shares(stacks, "tinycalls.py", "main")
+        if n < 500:
+            tap.ok(False, "%s: tinycalls.py recorded %s" % (name, how),
+                   "rc=%d, %d samples\n%s" % (r.returncode, n, r.stderr))
+            return
+    ref, free = shares["--blocking"], shares["without"]
+    dist = sum(abs(ref.get(f, 0) - free.get(f, 0))
+               for f in set(ref) | set(free)) / 2
+    limit = 12 if tuple(it.version[:2]) in RUN_MARK else 40
+    tap.ok(dist <= limit,
+           "%s: tinycalls.py without --blocking: innermost-function shares "
+           "within %d points of --blocking's (%.1f)" % (name, limit, dist),
+           "--blocking: %s\nwithout:    %s" % (
+               " ".join("%s=%.1f" % kv for kv in sorted(ref.items())),
+               " ".join("%s=%.1f" % kv for kv in sorted(free.items()))))
+
+
 def check_fast(tap, it, d):
     name = common.label(it)
     out = os.path.join(d, "fast.folded")
@@ -137,6 +213,7 @@ def check_fast(tap, it, d):
     bad = impossible(stacks)
     tap.ok(not bad, "%s: no impossible stack among %d with --blocking"
            % (name, n), "\n".join(bad[:10]))
+    check_fast_free(tap, it, d)
 
 
 # ------------------------------------------------------------ kill -9
@@ -310,6 +387,7 @@ def main():
     for it in supported:
         d = common.tmpdir()
         check_fast(tap, it, d)
+        check_tiny(tap, it, d)
         check_kill_attach(tap, it, d, rnd)
         if subreaper:
             check_kill_record(tap, it, d, rnd)
