@@ -798,7 +798,7 @@ static uint64_t walker__framesize(const struct py_walker *w, uint64_t code)
 		if (s->hdr < 0 || w->hdr_err[s->hdr])
 			break;
 		return pycode__framesize(w->l, w->hdrs + (size_t)s->hdr *
-							       w->l->co_size);
+								 w->l->co_size);
 	}
 	const struct py_code *c = py_codes__peek(w->codes, code);
 	return c ? c->framesize : 0;

@@ -228,6 +228,8 @@ static void test_line_lookups(void **state)
 			for (m = x.p->codes; m && m->addr != c->addr;)
 				m = m->next;
 			assert_non_null(m);
+			if (!m) /* for the analyzer: cmocka does not return */
+				return;
 			for (int32_t u = -1; u <= (int32_t)m->nunits; u++)
 				assert_int_equal(py_lines__lookup(&c->lines, u),
 						 fpy_code__line(m, u));
@@ -1088,7 +1090,8 @@ static void test_run_mark(void **state)
 	assert_true(thread_of(s, x.t2)->err < 0);
 	assert_true(py_walker__stats(x.w)->midcall > midcall);
 	/* The leaf starts before the read again: it is shown. */
-	struct mark_hook h = {.x = &x, .f = &x.t2->frames[d - 1],
+	struct mark_hook h = {.x = &x,
+			      .f = &x.t2->frames[d - 1],
 			      .call = world__mem(&x)->calls + 2};
 	fakemem__hook(x.p->fm, mark_hook, &h);
 	check_world(&x, sample_ok(x.w));
@@ -1879,8 +1882,8 @@ static void test_fuzz(void **state)
 	/* The long-lived walker recovers once the image is sound again.  Its
 	 * cached names may predate a string that was corrupted and restored
 	 * under an unchanged header, so only shapes are compared. */
+	sample_ok(lw);
 	const struct py_sample *s = sample_ok(lw);
-	s = sample_ok(lw);
 	assert_int_equal(s->nthreads, 3);
 	struct fpy_thread *all[] = {x.t1, x.t2, t3};
 	for (int i = 0; i < 3; i++) {
