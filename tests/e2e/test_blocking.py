@@ -137,12 +137,14 @@ def leaf_shares(stacks, workload, root):
     return {f: 100.0 * c / n for f, c in counts.items()}, n
 
 
-# Measured on 3.8-3.13, two seconds at 1 kHz: without --blocking,
-# impossible stacks of fastcalls.py 0-0.07 % where the running frame is
-# marked, 0.3-0.9 % elsewhere; tinycalls.py's shares 1-7 points from
-# --blocking's where marked (19-26 before psample used the mark), 14-31
-# on 3.8-3.10, whose frames carry no such mark: a known gap, bounded
-# here only against getting worse.
+# Measured on 3.8-3.13, two seconds at 1 kHz, in both CI builds: without
+# --blocking, impossible stacks of fastcalls.py 0-0.27 % where the
+# running frame is marked (1.4-3.1 % before psample used the mark),
+# 0.3-0.9 % elsewhere; tinycalls.py's shares 0.5-10 points from
+# --blocking's where marked (19-26 before), 14-31 on 3.8-3.10, whose
+# frames carry no such mark: a known gap, bounded here only against
+# getting worse.  The bounds leave room for a loaded machine, and still
+# fail the walk that ignored the mark.
 RUN_MARK = ((3, 11), (3, 12), (3, 13))
 
 
@@ -159,7 +161,7 @@ def check_fast_free(tap, it, d):
     n = sum(c for s, c in stacks if any("fastcalls.py" in fr for fr in s))
     bad = impossible(stacks)
     nbad = sum(int(b.rsplit(" ", 1)[1]) for b in bad)
-    limit = 0.5 if tuple(it.version[:2]) in RUN_MARK else 3.0
+    limit = 1.0 if tuple(it.version[:2]) in RUN_MARK else 3.0
     tap.ok(n >= 500 and 100.0 * nbad <= limit * n,
            "%s: without --blocking, %d of %d stacks impossible (at most "
            "%.1f %%)" % (name, nbad, n, limit), "\n".join(bad[:10]))
@@ -183,7 +185,7 @@ def check_tiny(tap, it, d):
     ref, free = shares["--blocking"], shares["without"]
     dist = sum(abs(ref.get(f, 0) - free.get(f, 0))
                for f in set(ref) | set(free)) / 2
-    limit = 12 if tuple(it.version[:2]) in RUN_MARK else 40
+    limit = 15 if tuple(it.version[:2]) in RUN_MARK else 40
     tap.ok(dist <= limit,
            "%s: tinycalls.py without --blocking: innermost-function shares "
            "within %d points of --blocking's (%.1f)" % (name, limit, dist),
