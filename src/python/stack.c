@@ -44,6 +44,9 @@
 #define CHUNK_SLACK 2048
 /* Frame objects of the last walk read again in the batch (3.8-3.10). */
 #define KNOWN_MAX 512
+/* 3.11+: frames outside the data stack (the C-stack shim under each
+ * eval loop from 3.12, generators' frames) read again in the batch. */
+#define STRAY_MAX 16
 /* Where struct pthread keeps the kernel tid is looked for this far. */
 #define PTHREAD_SCAN 2048
 #define GLIBC_TID_OFFSET 0x2d0 /* glibc 2.2x-2.3x on x86-64 */
@@ -95,14 +98,16 @@ struct wthread {
 		int err;
 	} end[2];
 	uint32_t nchunks;
+	uint32_t known_cap; /* the length of known, next and their buffers */
 	struct chunk chunks[MAX_CHUNKS]; /* newest first */
 	struct rawf *raw; /* PY_MAX_DEPTH */
 	struct py_frame *frames; /* PY_MAX_DEPTH */
-	/* PY_L_FRAME_OBJECT: the frames the last walk went through, in
-	 * order, and their bytes as the batch read them again. */
+	/* The frames the last walk went through (PY_L_FRAME_OBJECT), or
+	 * the ones outside the chunks (PY_L_CHUNKS), in order, and their
+	 * bytes as the batch read them again; known_cap of them at most. */
 	uint32_t nknown, nnext;
-	uint64_t *known, *next; /* KNOWN_MAX each */
-	uint8_t *known_buf; /* KNOWN_MAX * fr_size */
+	uint64_t *known, *next; /* known_cap each */
+	uint8_t *known_buf; /* known_cap * fr_size */
 	int *known_err;
 	/* Versions without native_thread_id: the kernel tid, read from
 	 * the struct pthread that thread_id points at. */
@@ -219,11 +224,14 @@ static struct wthread *wthread__new(const struct py_layout *l, uint64_t tstate)
 		wthread__free(th);
 		return NULL;
 	}
-	if (l->flags & PY_L_FRAME_OBJECT) {
-		th->known = calloc(KNOWN_MAX, sizeof(*th->known));
-		th->next = calloc(KNOWN_MAX, sizeof(*th->next));
-		th->known_buf = calloc(KNOWN_MAX, l->fr_size);
-		th->known_err = calloc(KNOWN_MAX, sizeof(*th->known_err));
+	if (l->flags & (PY_L_FRAME_OBJECT | PY_L_CHUNKS)) {
+		uint32_t cap =
+			(l->flags & PY_L_FRAME_OBJECT) ? KNOWN_MAX : STRAY_MAX;
+		th->known_cap = cap;
+		th->known = calloc(cap, sizeof(*th->known));
+		th->next = calloc(cap, sizeof(*th->next));
+		th->known_buf = calloc(cap, l->fr_size);
+		th->known_err = calloc(cap, sizeof(*th->known_err));
 		if (!th->known || !th->next || !th->known_buf ||
 		    !th->known_err) {
 			wthread__free(th);
@@ -1052,7 +1060,7 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 		if (!buf && th->known) {
 			chunk = UINT32_MAX;
 			buf = wthread__known(w, th, f, &kc);
-			if (th->nnext < KNOWN_MAX)
+			if (th->nnext < th->known_cap)
 				th->next[th->nnext++] = f;
 		}
 		if (!buf) {
