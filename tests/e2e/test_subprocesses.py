@@ -58,9 +58,12 @@ def stray_stderr(err, pids):
     for line in err.splitlines():
         counts = re.match(r"^(\s|psample: (top functions|\d+ samples in))",
                           line)
-        if (not re.match(r"^(\s|psample: )", line) or STRAY.search(line) or
+        # The top table's rows name functions and files (warnings.py):
+        # only psample's own lines are searched for complaints.
+        if (not re.match(r"^(\s|psample: )", line) or
                 (not counts and
-                 any(re.search(r"\b%d\b" % p, line) for p in pids))):
+                 (STRAY.search(line) or
+                  any(re.search(r"\b%d\b" % p, line) for p in pids)))):
             out.append(line)
     return out
 
