@@ -366,25 +366,36 @@ static int walker__hdr(struct py_walker *w, uint64_t addr)
 	return (int)w->nhdrs++;
 }
 
-static struct seen *walker__seen(struct py_walker *w, uint64_t addr)
+/* The slot of addr in this sample's code table, or the free slot it
+ * would take (gen not this sample's); NULL when the table is full. */
+static const struct seen *walker__seen_slot(const struct py_walker *w,
+					    uint64_t addr)
 {
 	uint32_t mask = (1u << SEEN_BITS) - 1;
 	uint64_t h = (addr >> 4) * 0x9e3779b97f4a7c15ull;
 	uint32_t i = (uint32_t)(h >> 40) & mask;
 
 	for (uint32_t probe = 0; probe <= mask; probe++) {
-		struct seen *s = &w->seen[(i + probe) & mask];
-		if (s->gen != w->gen) {
-			s->gen = w->gen;
-			s->addr = addr;
-			s->hdr = -1;
-			s->hot = 0;
-			return s;
-		}
-		if (s->addr == addr)
+		const struct seen *s = &w->seen[(i + probe) & mask];
+		if (s->gen != w->gen || s->addr == addr)
 			return s;
 	}
 	return NULL;
+}
+
+static struct seen *walker__seen(struct py_walker *w, uint64_t addr)
+{
+	const struct seen *c = walker__seen_slot(w, addr);
+	if (!c)
+		return NULL;
+	struct seen *s = &w->seen[c - w->seen];
+	if (s->gen != w->gen) {
+		s->gen = w->gen;
+		s->addr = addr;
+		s->hdr = -1;
+		s->hot = 0;
+	}
+	return s;
 }
 
 /* ---- the thread list ------------------------------------------------ */
@@ -793,21 +804,11 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
  */
 static uint64_t walker__framesize(const struct py_walker *w, uint64_t code)
 {
-	uint32_t mask = (1u << SEEN_BITS) - 1;
-	uint64_t h = (code >> 4) * 0x9e3779b97f4a7c15ull;
-	uint32_t i = (uint32_t)(h >> 40) & mask;
+	const struct seen *s = walker__seen_slot(w, code);
 
-	for (uint32_t probe = 0; probe <= mask; probe++) {
-		const struct seen *s = &w->seen[(i + probe) & mask];
-		if (s->gen != w->gen)
-			break;
-		if (s->addr != code)
-			continue;
-		if (s->hdr < 0 || w->hdr_err[s->hdr])
-			break;
+	if (s && s->gen == w->gen && s->hdr >= 0 && !w->hdr_err[s->hdr])
 		return pycode__framesize(w->l, w->hdrs + (size_t)s->hdr *
 								 w->l->co_size);
-	}
 	const struct py_code *c = py_codes__peek(w->codes, code);
 	return c ? c->framesize : 0;
 }
