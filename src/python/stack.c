@@ -882,10 +882,17 @@ static uint64_t wthread__running(const struct py_walker *w,
 		fb = wthread__frame_bytes(w, th, rf.back, &nk, false);
 		if (!fb) {
 			/* The shim of a C call ends the search; any other
-			 * frame outside the chunks is a generator's. */
-			if (mem__read(&w->t->mem, rf.back, own, l->fr_size))
+			 * frame outside the chunks is a generator's.  The
+			 * batch most often has it (the owner is all that is
+			 * looked at, and it does not change). */
+			uint32_t kc = 0;
+			const uint8_t *kb =
+				th->known ? wthread__known(w, th, rf.back, &kc)
+					  : NULL;
+			if (!kb &&
+			    mem__read(&w->t->mem, rf.back, own, l->fr_size))
 				return 0;
-			pyframe__decode(l, own, &nf);
+			pyframe__decode(l, kb ? kb : own, &nf);
 			return pyframe__is_shim(l, &nf) ? RUN_MIDCALL : 0;
 		}
 		/* Callers lie below their callees in a chunk. */
