@@ -34,7 +34,6 @@ import time
 import common
 
 FAST = os.path.join(common.WORKLOADS, "fastcalls.py")
-TINY = os.path.join(common.WORKLOADS, "tinycalls.py")
 SIGNALS = os.path.join(common.WORKLOADS, "signals.py")
 KILLS = 10
 
@@ -172,14 +171,12 @@ def check_tiny(tap, it, d):
     --blocking: two runs of the program can differ by 15 points between
     themselves (specialisation, memory layout), one run does not."""
     name = common.label(it)
-    proc = subprocess.Popen([it.path, TINY, "4"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
     shares = {}
-    try:
-        time.sleep(0.3)
+    with common.Target(it.path, "tinycalls.py", "4", ready=False,
+                       settle=0.3) as t:
         for how in ("--blocking", "without"):
             out = os.path.join(d, "tiny.folded")
-            args = ["attach", "--pid", str(proc.pid), "-d", "1.2"]
+            args = ["attach", "--pid", str(t.pid), "-d", "1.2"]
             args += [how] if how == "--blocking" else []
             r = common.run(args + ["-r", "1000", "-f", "folded", "-o",
                                    out], timeout=60)
@@ -191,9 +188,6 @@ def check_tiny(tap, it, d):
                        "rc=%d, %d samples\n%s" % (r.returncode, n,
                                                    r.stderr))
                 return
-    finally:
-        proc.kill()
-        proc.communicate()
     ref, free = shares["--blocking"], shares["without"]
     dist = sum(abs(ref.get(f, 0) - free.get(f, 0))
                for f in set(ref) | set(free)) / 2
