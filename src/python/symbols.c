@@ -163,6 +163,19 @@ static size_t utf8__put(char *out, uint32_t cp)
 	return 4;
 }
 
+static bool str__canonical(uint32_t ascii, uint32_t kind, uint32_t top,
+			   bool whole)
+{
+	static const uint32_t floor[5] = {0, 0x80, 0x100, 0, 0x10000};
+
+	if (ascii)
+		return top < 0x80;
+	if (top > (kind == 1 ? 0xffu : kind == 2 ? 0xffffu : 0x10ffffu))
+		return false;
+	/* The largest code point may lie in the part not read. */
+	return !whole || top >= floor[kind];
+}
+
 char *py_str__read(struct py_target *t, uint64_t addr, uint32_t max, int *err)
 {
 	const struct py_layout *l = t->layout;
@@ -185,10 +198,13 @@ char *py_str__read(struct py_target *t, uint64_t addr, uint32_t max, int *err)
 		 compact = (state >> (shift + 3)) & 1;
 	uint32_t ascii = (state >> (shift + 4)) & 1;
 
-	if (len < 0 || !compact || (kind != 1 && kind != 2 && kind != 4)) {
+	if (len < 0 || !compact || (kind != 1 && kind != 2 && kind != 4) ||
+	    (ascii && kind != 1) ||
+	    (t->str_type && py__u64(hdr, l->ob_type) != t->str_type)) {
 		*err = -PS_ECORRUPT;
 		return NULL;
 	}
+	bool whole = len <= max;
 	if (len > max)
 		len = max;
 	size_t bytes = (size_t)len * kind;
@@ -208,6 +224,7 @@ char *py_str__read(struct py_target *t, uint64_t addr, uint32_t max, int *err)
 		return NULL;
 	}
 	size_t o = 0;
+	uint32_t top = 0;
 	for (int64_t i = 0; i < len; i++) {
 		uint32_t cp;
 		if (kind == 1) {
@@ -219,12 +236,21 @@ char *py_str__read(struct py_target *t, uint64_t addr, uint32_t max, int *err)
 		} else {
 			memcpy(&cp, raw + i * 4, 4);
 		}
-		if (ascii && cp > 0x7f)
-			cp = 0xfffd;
+		if (cp > top)
+			top = cp;
 		o += utf8__put(out + o, cp);
 	}
 	out[o] = '\0';
 	free(raw);
+	/* CPython stores each string in the narrowest kind that holds its
+	 * largest code point.  Bytes that break that rule are not a live
+	 * string: one being built or freed while it was read (a debug build
+	 * fills both with 0xcd/0xdd). */
+	if (!str__canonical(ascii, kind, top, whole)) {
+		free(out);
+		*err = -PS_ECORRUPT;
+		return NULL;
+	}
 	return out;
 }
 
@@ -256,6 +282,23 @@ static uint8_t *bytes__read(struct py_target *t, uint64_t addr, size_t *len,
 	}
 	*len = (size_t)n;
 	return buf;
+}
+
+/* The strings were read after the header, and a code object's strings
+ * can die with it: 3.11 frees a module's "<module>" with the last module
+ * code that held it, and the next import builds one at the same place.
+ * What was read is the code's only if the code is still there after. */
+static int code__still(struct py_target *t, uint64_t addr, uint64_t ident)
+{
+	const struct py_layout *l = t->layout;
+	uint8_t now[PY_MAX_READ];
+	int err;
+
+	if (l->co_size > sizeof(now))
+		return -PS_ECORRUPT;
+	if ((err = mem__read(&t->mem, addr, now, l->co_size)))
+		return err;
+	return pycode__ident(l, now) == ident ? 0 : -PS_ECORRUPT;
 }
 
 static struct py_code *code__load(struct py_target *t, uint64_t addr,
@@ -298,6 +341,8 @@ static struct py_code *code__load(struct py_target *t, uint64_t addr,
 			       table, tlen, e->firstlineno);
 	free(table);
 	if (*err)
+		goto fail;
+	if ((*err = code__still(t, addr, e->ident)))
 		goto fail;
 	return e;
 fail:

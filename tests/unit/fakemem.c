@@ -292,6 +292,11 @@ void fakemem__fail(struct fakemem *fm, int err)
 	fm->fail = err;
 }
 
+uint64_t fakemem__calls(const struct fakemem *fm)
+{
+	return fm->calls;
+}
+
 uint64_t fakemem__iovs(const struct fakemem *fm)
 {
 	return fm->iovs;

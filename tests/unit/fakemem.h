@@ -73,7 +73,8 @@ void fakemem__fail(struct fakemem *fm, int err);
 typedef void fakemem_hook_fn(void *arg, uint64_t call, size_t iov);
 void fakemem__hook(struct fakemem *fm, fakemem_hook_fn *fn, void *arg);
 
-/* Iovecs served since creation, and how many of them failed. */
+/* Readv calls and iovecs served since creation, and how many failed. */
+uint64_t fakemem__calls(const struct fakemem *fm);
 uint64_t fakemem__iovs(const struct fakemem *fm);
 uint64_t fakemem__faults(const struct fakemem *fm);
 

@@ -1222,6 +1222,104 @@ static void test_str_at_mapping_end(void **state)
 }
 
 /*
+ * A name read while its string is being built or freed (a debug build
+ * fills both with 0xcd/0xdd): not a name to show, nor to keep.
+ */
+static void test_str_not_live(void **state)
+{
+	struct world x;
+	const struct py_layout *l;
+	const struct py_sample *s;
+	uint8_t junk[8];
+	uint64_t bad;
+
+	(void)state;
+	world__init(&x);
+	l = x.p->l;
+	bad = py_walker__stats(x.w)->bad_frames;
+	memset(junk, 0xcd, sizeof(junk));
+	/* "leaf" is ASCII: its bytes may not be above 0x7f. */
+	fakemem__write(x.p->fm, x.leaf->name_obj + l->str_ascii_data, junk, 4);
+	s = sample_ok(x.w);
+	assert_int_not_equal(thread_of(s, x.t2)->err, 0);
+	assert_true(py_walker__stats(x.w)->bad_frames > bad);
+	check_thread(s, x.t1);
+	fakemem__write(x.p->fm, x.leaf->name_obj + l->str_ascii_data, "leaf",
+		       4);
+	check_world(&x, sample_ok(x.w));
+	world__fini(&x);
+}
+
+/*
+ * The code object dies while its names are read, and its memory and its
+ * qualname's are reused (3.11 frees a module's "<module>" with the last
+ * code that held it).  Whenever that lands, the frame shows the code
+ * before or after, or is counted bad: never a name read from memory that
+ * had become something else.
+ */
+struct die {
+	struct world *x;
+	uint64_t call, old_qualname;
+	bool done;
+};
+
+static void die_hook(void *arg, uint64_t call, size_t iov)
+{
+	struct die *d = arg;
+
+	if (d->done || call != d->call || iov != 0)
+		return;
+	d->done = true;
+	fakemem__write(d->x->p->fm,
+		       d->old_qualname + d->x->p->l->str_ascii_data,
+		       "Gone.gone__", 11);
+	fpy__code_reuse(d->x->p, d->x->helper, "third", "Third.third", 700);
+}
+
+static void test_code_dies_in_load(void **state)
+{
+	unsigned shown = 0, refused = 0;
+
+	(void)state;
+	for (uint64_t k = 1; k <= 16; k++) {
+		struct world x;
+		struct die d = {.x = &x};
+		const struct py_code *c;
+		const struct py_thread *pt;
+
+		world__init(&x);
+		check_world(&x, sample_ok(x.w));
+		fpy__code_reuse(x.p, x.helper, "other", "Other.other", 500);
+		d.old_qualname = x.helper->qualname_obj;
+		assert_int_equal(strlen("Other.other"), 11);
+		d.call = fakemem__calls(x.p->fm) + k;
+		fakemem__hook(x.p->fm, die_hook, &d);
+		pt = thread_of(sample_ok(x.w), x.t1);
+		fakemem__hook(x.p->fm, NULL, NULL);
+		if (pt->err || !pt->depth) {
+			refused++;
+			world__fini(&x);
+			continue;
+		}
+		c = pt->frames[0].code;
+		assert_non_null(c);
+		if (strcmp(c->qualname, "Other.other") == 0) {
+			assert_string_equal(c->name, "other");
+			assert_int_equal(c->firstlineno, 500);
+		} else {
+			assert_string_equal(c->qualname, "Third.third");
+			assert_string_equal(c->name, "third");
+			assert_int_equal(c->firstlineno, 700);
+		}
+		shown++;
+		world__fini(&x);
+	}
+	/* Some kill points fall inside the load, some outside. */
+	assert_true(refused > 0);
+	assert_true(shown > 0);
+}
+
+/*
  * A position more than 2^31 code units into a code object whose ob_size
  * claims that many: the index was truncated to int32_t and came out as a
  * plausible small lasti (here 3, so a wrong line) instead of "out of
@@ -1928,6 +2026,8 @@ int main(void)
 		cmocka_unit_test(test_return_race),
 		cmocka_unit_test(test_run_mark),
 		cmocka_unit_test(test_str_at_mapping_end),
+		cmocka_unit_test(test_str_not_live),
+		cmocka_unit_test(test_code_dies_in_load),
 		cmocka_unit_test(test_lasti_truncated),
 		cmocka_unit_test(test_thread_list_cycle),
 		cmocka_unit_test(test_too_deep),
