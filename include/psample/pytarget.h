@@ -43,7 +43,7 @@ struct py_target {
  * Open pid.  Errors: -ESRCH (no such process), -EACCES/-EPERM (not
  * allowed), -PS_ENOTPYTHON, -PS_EUNSUPPORTED (version_str, when out is
  * non-NULL on return... see py_target__version_hint), -PS_ENOTREADY (the
- * interpreter is not initialised yet: try again).
+ * interpreter is not loaded or not initialised yet: try again).
  */
 int py_target__open(pid_t pid, struct py_target **out);
 

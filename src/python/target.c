@@ -175,6 +175,13 @@ static int target__try(struct py_target *t, const struct candidate *c)
 	    !memcmp(head, "xdebugpy", 8)) {
 		memcpy(&t->version, head + 8, sizeof(t->version));
 		t->debug_offsets = true;
+	} else if (!elf_file__read(ef, rt, head, sizeof(head)) &&
+		   !memcmp(head, "xdebugpy", 8)) {
+		/* The file has the offsets, the process not yet: the loader
+		 * has mapped the file's first page but not its data (a
+		 * process that has just exec'd).  Not a version to refuse. */
+		elf_file__free(ef);
+		return -PS_ENOTREADY;
 	}
 	if (!t->version && !elf_file__symbol(ef, "Py_Version", &addr, &size)) {
 		uint64_t v = 0;
@@ -348,7 +355,7 @@ int py_target__open(pid_t pid, struct py_target **out)
 					 "older than 3.7");
 			err = -PS_EUNSUPPORTED;
 		}
-		if (r == -EACCES || r == -EPERM) {
+		if (r == -EACCES || r == -EPERM || r == -PS_ENOTREADY) {
 			err = r;
 			break;
 		}

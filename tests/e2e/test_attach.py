@@ -115,12 +115,51 @@ def check_refusals(tap, found, supported):
                "rc=%d %s" % (r.returncode, r.stderr))
 
 
+HALFLOAD = os.environ.get("PSAMPLE_HALFLOAD") or os.path.join(
+    os.path.dirname(common.PSAMPLE), "tests", "halfload")
+LIBPYTHON = ("import os, sysconfig; v = sysconfig.get_config_var; "
+             "print(os.path.join(v('LIBDIR'), v('INSTSONAME')))")
+
+
+def check_half_loaded(tap, it):
+    """A process that has mapped libpython but not yet its data, as one
+    that has just exec'd is for a moment: psample must wait for it, not
+    call its version unsupported (record attaches at that moment, and
+    3.13's version came from the file while the live header was not
+    there yet)."""
+    name = common.label(it)
+    lib = subprocess.run([it.path, "-c", LIBPYTHON], capture_output=True,
+                         text=True, timeout=30).stdout.strip()
+    if not os.path.exists(HALFLOAD) or not os.path.exists(lib):
+        tap.skip("%s: a half-loaded libpython" % name,
+                 "no halfload helper or libpython (%s)" % lib)
+        return
+    p = subprocess.Popen([HALFLOAD, lib], stdout=subprocess.PIPE, text=True)
+    try:
+        ready = p.stdout.readline().strip() == "ready"
+        t0 = time.time()
+        r = common.run(["attach", "--pid", str(p.pid), "-d", "1"])
+        took = time.time() - t0
+    finally:
+        p.kill()
+        p.wait()
+    tap.ok(ready and r.returncode == common.EXIT_UNSUPPORTED and
+           "cannot read the Python interpreter" in r.stderr and
+           "does not support" not in r.stderr and took >= 0.9 and
+           len(r.stderr.splitlines()) == 1,
+           "%s: a libpython mapped but not yet loaded is waited for, then "
+           "named unreadable, not an unsupported version" % name,
+           "rc=%d took %.1fs\n%s" % (r.returncode, took, r.stderr))
+
+
 def main():
     tap = common.Tap()
     d = common.tmpdir()
     found, supported = common.interpreters(tap, "attach on")
     for it in supported:
         check_endings(tap, it, d)
+        if it.shared:
+            check_half_loaded(tap, it)
     check_refusals(tap, found, supported)
     tap.done()
 
