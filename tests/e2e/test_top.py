@@ -89,7 +89,12 @@ def row_values(s, name):
 
 
 def ended(s):
-    return "EXIT=" in s and "TTY-" in s
+    """The framed command line has finished and the shell has printed
+    its next prompt (which it does a moment after the last echo)."""
+    lines = [ln for ln in s.splitlines() if ln.strip()]
+    tty = [i for i, ln in enumerate(lines) if ln.startswith("TTY-")]
+    return "EXIT=" in s and tty and any(
+        ln.startswith(PROMPT.strip()) for ln in lines[tty[-1] + 1:])
 
 
 def check_exit(tap, what, s, code=0):
