@@ -133,7 +133,8 @@ struct py_layout {
 	 * co_framesize field, or (0 there) nlocalsplus + stacksize +
 	 * fr_specials.  0 everywhere: unknown. */
 	uint32_t co_framesize;
-	uint32_t co_nlocalsplus;
+	uint32_t co_nlocalsplus; /* 3.11+; with PY_L_RUN_MARK, a frame
+				    whose stacktop is above it is in a call */
 	uint32_t co_stacksize;
 	uint32_t fr_specials;
 
@@ -294,6 +295,15 @@ static inline uint64_t pycode__framesize(const struct py_layout *l,
 	else
 		return 0;
 	return words > 0 && words < (1 << 24) ? (uint64_t)words * 8 : 0;
+}
+
+/* co_nlocalsplus, or -1 where the layout or the header cannot say. */
+static inline int32_t pycode__nlocalsplus(const struct py_layout *l,
+					  const uint8_t *hdr)
+{
+	int32_t n = l->co_nlocalsplus ? py__i32(hdr, l->co_nlocalsplus) : -1;
+
+	return n >= 0 && n < (1 << 24) ? n : -1;
 }
 
 #endif

@@ -21,6 +21,7 @@ struct py_code {
 	uint64_t nunits; /* code units, 0 if unknown */
 	int32_t firstlineno;
 	uint64_t framesize; /* bytes on the data stack; 0 unknown */
+	int32_t nlocalsplus; /* -1 unknown */
 	char *name; /* UTF-8; lone surrogates kept as 3-byte */
 	char *qualname; /* = name where the version has none */
 	char *filename;

@@ -203,6 +203,7 @@ int py_layout__from_debug(const struct py_debug_desc *d, const uint8_t *buf,
 	l->co_firstlineno = dbg__field(&g, d->co_firstlineno, co, 4);
 	/* co_stacksize, co_firstlineno, co_nlocalsplus, co_framesize are
 	 * consecutive ints in 3.12+ (Include/cpython/code.h). */
+	l->co_nlocalsplus = l->co_firstlineno + 4;
 	l->co_framesize = l->co_firstlineno + 8;
 	l->co_code = dbg__word(&g, d->co_code_adaptive);
 	l->co_size = max4(max4(l->co_filename, l->co_name, l->co_qualname,

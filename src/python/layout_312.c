@@ -56,6 +56,7 @@ const struct py_layout py_layout_312 = {
 
 	.co_size = 144,
 	.co_firstlineno = 68,
+	.co_nlocalsplus = 72,
 	.co_framesize = 76,
 	.co_filename = 112,
 	.co_name = 120,

@@ -317,6 +317,7 @@ static struct py_code *code__load(struct py_target *t, uint64_t addr,
 	e->ident = pycode__ident(l, hdr);
 	e->firstlineno = py__i32(hdr, l->co_firstlineno);
 	e->framesize = pycode__framesize(l, hdr);
+	e->nlocalsplus = pycode__nlocalsplus(l, hdr);
 	if (l->ob_size)
 		e->nunits = py__u64(hdr, l->ob_size);
 	e->name = py_str__read(t, py__u64(hdr, l->co_name), 1024, err);
