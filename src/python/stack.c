@@ -81,6 +81,9 @@ struct wthread {
 	int ts_err;
 	uint8_t ts[PY_MAX_READ];
 	uint64_t cframe; /* PY_L_CFRAME: where ts->cframe pointed */
+	bool cf_iov; /* cf is read in this batch */
+	bool hinted; /* the walk starts from hint, not from cf */
+	uint64_t hint; /* where the last walk found the stack's top */
 	uint8_t cf[16];
 	int cf_err;
 	/* The newest chunk read a second time, late in the batch: a frame
@@ -818,8 +821,57 @@ static bool frame__runs(const struct py_layout *l, const uint8_t *buf)
 	return py__i32(buf, l->fr_stacktop) == -1;
 }
 
-/* wthread__running: every frame read lacks the run mark. */
+/*
+ * Whether a frame without the mark is inside a call, by the copy alone:
+ * a frame saves its stack depth there when it calls, and values of the
+ * call's own line are still on its stack (s += f(x): s is).  A frame
+ * being pushed, or one that has returned, holds its locals' count (an
+ * empty stack), and so does a caller of a bare f(): false then, it
+ * cannot be told.
+ */
+static bool walker__in_call(const struct py_walker *w, uint64_t code,
+			    const uint8_t *buf)
+{
+	const struct seen *s = walker__seen_slot(w, code);
+	int32_t n = -1;
+
+	/* Stopped (--blocking), the top read after the copy is exact: it
+	 * alone decides, and it is right in the one case this is not, a
+	 * caller just returned to (its depth plus the value returned). */
+	if (w->still)
+		return false;
+	if (s && s->gen == w->gen && s->hdr >= 0 && !w->hdr_err[s->hdr]) {
+		n = pycode__nlocalsplus(w->l, w->hdrs + (size_t)s->hdr *
+								w->l->co_size);
+	} else {
+		const struct py_code *c = py_codes__peek(w->codes, code);
+		n = c ? c->nlocalsplus : -1;
+	}
+	return n >= 0 && py__i32(buf, w->l->fr_stacktop) > n;
+}
+
+/* wthread__running: every frame read lacks the run mark, and where the
+ * stack ended could not be told. */
 #define RUN_MIDCALL UINT64_MAX
+
+/*
+ * Below which address frames of the newest chunk were live all through
+ * its copy: the lower of datastack_top read just before the copy (with
+ * the thread state) and just after it, where both are of that chunk; 0
+ * otherwise.  The top read after alone takes the leftovers of callees
+ * that returned before the copy for live, when the stack grew back over
+ * them by that read (a loop calling the same function again).
+ */
+static uint64_t wthread__top_live(const struct py_layout *l,
+				  const struct wthread *th)
+{
+	if (!th->nchunks || th->ts_err || th->end[0].err ||
+	    th->end[0].chunk != th->chunks[0].addr ||
+	    py__u64(th->ts, l->ts_chunk) != th->chunks[0].addr)
+		return 0;
+	uint64_t before = py__u64(th->ts, l->ts_top);
+	return before < th->end[0].top ? before : th->end[0].top;
+}
 
 /*
  * The frame that was running when the copy of the stack was made, found
@@ -834,27 +886,54 @@ static bool frame__runs(const struct py_layout *l, const uint8_t *buf)
  * it), or below, a caller that cur returned to.  Frames that returned
  * hold their depth, never the mark, so leftovers above the top are not
  * taken for callees.
+ *
+ * No frame has the mark while the top frame is being pushed or popped:
+ * from the caller saving its stack depth to the callee's first
+ * instruction, and from the callee's return to the caller taking up
+ * again, which includes clearing the callee's locals.  For a small
+ * function that is a good part of its time (40% of the reads of
+ * tests/e2e/workloads/tinycalls.py on 3.11), and the interpreter's own
+ * current-frame word is on the callee through nearly all of it.  So the
+ * callee is the answer: the highest frame of the chain that is the
+ * callee of a frame in a call; where no frame is seen in a call (a bare
+ * f() saves an empty stack), the highest that lies below the top read on
+ * both sides of the copy.  The top alone is not trusted over a frame in
+ * a call: fast code returns and calls back into the same slots within
+ * one copy, and a callee that returned then lies below both tops again
+ * (1.3% of the stacks of tests/e2e/workloads/fastcalls.py on 3.12 were
+ * such leftovers above a returning caller; 0.5% with the call first).
+ * Dropping or re-reading those samples instead gave the time of the call
+ * and return to the frames that run on either side of them.
+ *
  * RUN_MIDCALL when no frame down to the bottom (or the shim of a C call)
- * has the mark: the copy caught the top frame being pushed or popped,
- * and which frame that is cannot be told from it (leftovers above the
- * top link up too).  0 when the mark cannot tell: cur, or a caller met
- * on the way down, is not in the copy (a generator's frame).
+ * has the mark and that top cannot tell.  0 when the mark cannot tell:
+ * cur, or a caller met on the way down, is not in the copy (a
+ * generator's frame).
  */
 static uint64_t wthread__running(const struct py_walker *w,
-				 const struct wthread *th, uint64_t cur)
+				 const struct wthread *th, uint64_t cur,
+				 uint64_t top, bool *marked)
 {
 	const struct py_layout *l = w->l;
 	uint32_t ck = UINT32_MAX, nk = UINT32_MAX;
 	const uint8_t *buf = wthread__frame_bytes(w, th, cur, &ck, false);
 	struct py_rawframe rf, nf;
 	uint8_t own[PY_MAX_READ];
+	uint64_t live = 0; /* the answer if no frame has the mark */
+	bool by_call = false; /* live is the callee of a frame in a call */
 
+	*marked = false;
 	if (!buf)
 		return 0;
-	if (frame__runs(l, buf))
+	if (frame__runs(l, buf)) {
+		*marked = true;
 		return cur;
+	}
+	if (ck == 0 && cur < top)
+		live = cur;
 	/* Up: a callee pushed since, and its callees. */
 	uint64_t f = cur;
+	const uint8_t *fb = buf;
 	pyframe__decode(l, buf, &rf);
 	for (uint32_t steps = 0; steps < PY_MAX_DEPTH; steps++) {
 		uint64_t size = walker__framesize(w, rf.code);
@@ -867,18 +946,28 @@ static uint64_t wthread__running(const struct py_walker *w,
 		pyframe__decode(l, nb, &nf);
 		if (nf.back != f || !nf.code)
 			break;
-		if (frame__runs(l, nb))
+		if (frame__runs(l, nb)) {
+			*marked = true;
 			return f + size;
+		}
+		bool called = walker__in_call(w, rf.code, fb);
 		f += size;
 		rf = nf;
+		fb = nb;
+		if (called) {
+			live = f;
+			by_call = true;
+		} else if (!by_call && ck == 0 && f < top) {
+			live = f;
+		}
 	}
 	/* Down: the caller cur returned to. */
-	const uint8_t *fb = buf;
+	fb = buf;
 	f = cur;
 	for (uint32_t steps = 0; steps < PY_MAX_DEPTH; steps++) {
 		pyframe__decode(l, fb, &rf);
 		if (!rf.back)
-			return RUN_MIDCALL;
+			return live ? live : RUN_MIDCALL;
 		fb = wthread__frame_bytes(w, th, rf.back, &nk, false);
 		if (!fb) {
 			/* The shim of a C call ends the search; any other
@@ -893,25 +982,62 @@ static uint64_t wthread__running(const struct py_walker *w,
 			    mem__read(&w->t->mem, rf.back, own, l->fr_size))
 				return 0;
 			pyframe__decode(l, kb ? kb : own, &nf);
-			return pyframe__is_shim(l, &nf) ? RUN_MIDCALL : 0;
+			if (!pyframe__is_shim(l, &nf))
+				return 0;
+			return live ? live : RUN_MIDCALL;
 		}
 		/* Callers lie below their callees in a chunk. */
 		if (nk == ck && rf.back >= f)
 			return 0;
-		if (frame__runs(l, fb))
+		if (frame__runs(l, fb)) {
+			*marked = true;
 			return rf.back;
+		}
+		pyframe__decode(l, fb, &nf);
+		if (!by_call && walker__in_call(w, nf.code, fb)) {
+			live = f; /* the callee of a frame in a call */
+			by_call = true;
+		}
 		f = rf.back;
 		ck = nk;
+		if (!live && ck == 0 && f < top)
+			live = f;
 	}
 	return 0;
 }
 
 /*
- * Caught mid-call: read the current-frame word and the newest chunk
- * again, now, and look once more.  The window of a push or pop is short,
- * so a read a few microseconds later almost always finds a frame
- * running; the instant moves by as much whatever the program does, so no
- * state is favoured.  The frame running, 0, or RUN_MIDCALL again.
+ * Whether the frame above f in the newest chunk's copy is f's callee and
+ * was live through the copy (or the top cannot tell).  A frame calling
+ * through C keeps the run mark on 3.11 (Thread.run calling its target),
+ * so a marked frame that the last walk ended on may now be a caller.
+ */
+static bool wthread__callee_live(const struct py_walker *w,
+				 const struct wthread *th, uint64_t f,
+				 uint64_t top)
+{
+	uint32_t ck = UINT32_MAX, nk = UINT32_MAX;
+	const uint8_t *buf = wthread__frame_bytes(w, th, f, &ck, false);
+	struct py_rawframe rf, nf;
+
+	if (!buf)
+		return false;
+	pyframe__decode(w->l, buf, &rf);
+	uint64_t size = walker__framesize(w, rf.code);
+	if (!size || f + size < f)
+		return false;
+	const uint8_t *nb = wthread__frame_bytes(w, th, f + size, &nk, false);
+	if (!nb || nk != ck)
+		return false;
+	pyframe__decode(w->l, nb, &nf);
+	return nf.back == f && nf.code && (!top || ck != 0 || f + size < top);
+}
+
+/*
+ * Where the stack's end could not be told (the top was read from another
+ * chunk, or not at all): read the current-frame word, the newest chunk
+ * and the top again, now, and look once more.  The frame running, 0, or
+ * RUN_MIDCALL again.
  */
 #define MIDCALL_TRIES 2
 
@@ -927,20 +1053,48 @@ static uint64_t wthread__retry(struct py_walker *w, struct wthread *th,
 	if (!th->nchunks || ((l->flags & PY_L_CFRAME) && !th->cframe))
 		return run;
 	for (int k = 0; k < MIDCALL_TRIES && run == RUN_MIDCALL; k++) {
-		uint64_t now = 0;
-		struct mem_iov iov[2] = {
+		uint64_t now = 0, before = 0, chunk = 0, top = 0;
+		struct mem_iov iov[5] = {
 			{.addr = word, .buf = &now, .len = 8},
+			{.addr = th->tstate + l->ts_top,
+			 .buf = &before,
+			 .len = 8},
 			{.addr = c->addr, .buf = c->buf, .len = c->size},
+			{.addr = th->tstate + l->ts_chunk,
+			 .buf = &chunk,
+			 .len = 8},
+			{.addr = th->tstate + l->ts_top, .buf = &top, .len = 8},
 		};
 		w->stats.midcall++;
-		if (mem__readv(&w->t->mem, iov, 2) || iov[0].err ||
-		    iov[1].err || !now)
+		if (mem__readv(&w->t->mem, iov, 5) || iov[0].err ||
+		    iov[2].err || !now)
 			return RUN_MIDCALL;
 		c->fresh = true;
 		*cur = now;
-		run = wthread__running(w, th, now);
+		bool same = !iov[1].err && !iov[3].err && !iov[4].err &&
+			    chunk == c->addr;
+		bool marked;
+		if (before < top)
+			top = before;
+		run = wthread__running(w, th, now, same ? top : 0, &marked);
 	}
 	return run;
+}
+
+/* The current-frame word, read now: 0 when no frame runs. */
+static int wthread__word(struct py_walker *w, const struct wthread *th,
+			 uint64_t *cur)
+{
+	const struct py_layout *l = w->l;
+	uint64_t word = (l->flags & PY_L_CFRAME) ? th->cframe + l->cf_current
+						 : th->tstate + l->ts_frame;
+	uint64_t now = 0;
+	int err = mem__read(&w->t->mem, word, &now, 8);
+
+	if (err)
+		return err;
+	*cur = now;
+	return 0;
 }
 
 static void wthread__walk(struct py_walker *w, struct wthread *th,
@@ -955,12 +1109,16 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 	out->truncated = false;
 	out->err = 0;
 	out->frames = th->frames;
+	uint64_t hint = th->hint;
+	th->hint = 0;
+	th->hinted = false;
 	if (l->flags & PY_L_CFRAME) {
 		uint64_t cf = py__u64(th->ts, l->ts_frame);
 		if (!cf)
 			return;
-		if (cf != th->cframe || th->cf_err) {
+		if (cf != th->cframe || (th->cf_iov && th->cf_err)) {
 			th->cframe = cf;
+			th->cf_iov = true;
 			th->cf_err =
 				mem__read(m, cf, th->cf, l->cf_current + 8);
 			if (th->cf_err) {
@@ -968,7 +1126,8 @@ static void wthread__walk(struct py_walker *w, struct wthread *th,
 				return;
 			}
 		}
-		cur = py__u64(th->cf, l->cf_current);
+		th->hinted = !th->cf_iov && hint;
+		cur = th->hinted ? hint : py__u64(th->cf, l->cf_current);
 	} else {
 		cur = py__u64(th->ts, l->ts_frame);
 	}
@@ -1038,17 +1197,36 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 	 * frame is dropped by the top read later, nor compared with the
 	 * second copy (both would favour states that last). */
 	uint64_t run = 0;
-	if (!second && !w->still && (l->flags & PY_L_RUN_MARK) &&
-	    (l->flags & PY_L_CHUNKS)) {
-		run = wthread__running(w, th, cur);
+	if (!second && (l->flags & PY_L_RUN_MARK) && (l->flags & PY_L_CHUNKS)) {
+		uint64_t top_live = wthread__top_live(l, th);
+		bool marked;
+		run = wthread__running(w, th, cur, top_live, &marked);
+		if (th->hinted &&
+		    (!marked || wthread__callee_live(w, th, run, top_live))) {
+			/* Only the mark of a frame with no callee places
+			 * the stack from the hint: a chain up or down from
+			 * a stale frame can be of frames since replaced.
+			 * Where the interpreter is now, then, against the
+			 * same copy. */
+			if ((err = wthread__word(w, th, &cur))) {
+				out->err = err;
+				return 0;
+			}
+			if (!cur)
+				return 0; /* the stack emptied */
+			run = wthread__running(w, th, cur, top_live, &marked);
+		}
 		if (run == RUN_MIDCALL)
 			run = wthread__retry(w, th, &cur);
 		if (run == RUN_MIDCALL) {
 			/* Still mid-call, or unreadable. */
 			w->stats.torn++;
 			out->err = -PS_ECORRUPT;
+			th->hint = cur;
 			return 0;
 		}
+		th->hint = run ? run : 0;
+		f = cur;
 	}
 	if (run) {
 		if (run != cur)
@@ -1242,7 +1420,14 @@ static int walker__plan(struct py_walker *w)
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
 		err |= walker__iov(w, th->tstate, th->ts, l->ts_size);
-		if ((l->flags & PY_L_CFRAME) && th->cframe)
+		/* The current-frame word lives on the target's C stack, in
+		 * the line the interpreter stores to at every call and
+		 * return: reading it each sample was seen to stretch those
+		 * stores, and so the share of copies caught mid-call.  Once
+		 * a walk has found the top, the next starts from there. */
+		th->cf_iov = (l->flags & PY_L_CFRAME) && th->cframe &&
+			     !(th->hint && !w->still);
+		if (th->cf_iov)
 			err |= walker__iov(w, th->cframe, th->cf,
 					   l->cf_current + 8);
 		if (w->tid_off >= 0 && th->tid_from)
@@ -1326,7 +1511,7 @@ static void walker__collect(struct py_walker *w)
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
 		th->ts_err = w->iov[j++].err;
-		if ((l->flags & PY_L_CFRAME) && th->cframe)
+		if (th->cf_iov)
 			th->cf_err = w->iov[j++].err;
 		if (w->tid_off >= 0 && th->tid_from)
 			th->tid_err = w->iov[j++].err;

@@ -131,7 +131,7 @@ static int fake_readv(struct mem *m, struct mem_iov *iov, size_t n)
 		uint8_t *src;
 
 		if (fm->hook)
-			fm->hook(fm->hook_arg, fm->calls, i);
+			fm->hook(fm->hook_arg, fm->calls, i, iov[i].addr);
 		fm->iovs++;
 		if (iov[i].len == 0) {
 			iov[i].err = 0;

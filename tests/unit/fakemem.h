@@ -67,10 +67,12 @@ void fakemem__fail(struct fakemem *fm, int err);
 
 /*
  * Call fn before each iovec of each readv is served (call counts readv
- * calls from 1), so a test can change the image in the middle of a batch
- * the way a running thread would.  NULL removes it.
+ * calls from 1; addr is where the iovec reads), so a test can change the
+ * image in the middle of a batch the way a running thread would.  NULL
+ * removes it.
  */
-typedef void fakemem_hook_fn(void *arg, uint64_t call, size_t iov);
+typedef void fakemem_hook_fn(void *arg, uint64_t call, size_t iov,
+			     uint64_t addr);
 void fakemem__hook(struct fakemem *fm, fakemem_hook_fn *fn, void *arg);
 
 /* Readv calls and iovecs served since creation, and how many failed. */
