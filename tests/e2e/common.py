@@ -6,8 +6,10 @@ tools/test count every check.  An interpreter psample does not support
 yet is reported as a skipped check naming it, never silently dropped.
 """
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -199,8 +201,22 @@ def marker_lines(path):
     return out
 
 
+_TMPDIRS = []
+
+
+@atexit.register
+def _remove_tmpdirs():
+    # PSAMPLE_KEEP_TMP=1 keeps a failed run's profiles for a look.
+    if os.environ.get("PSAMPLE_KEEP_TMP") != "1":
+        for d in _TMPDIRS:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def tmpdir():
-    return tempfile.mkdtemp(prefix="psample-e2e-")
+    """A scratch directory, removed when the test program exits."""
+    d = tempfile.mkdtemp(prefix="psample-e2e-")
+    _TMPDIRS.append(d)
+    return d
 
 
 def wait_exit(proc, timeout):
@@ -215,7 +231,6 @@ def wait_exit(proc, timeout):
 def shapes_script(d):
     """workloads/shapes.py copied into a directory whose name holds ';'
     and a space (paths like that must survive every format)."""
-    import shutil
     sub = os.path.join(d, "we;ird dir")
     os.makedirs(sub, exist_ok=True)
     dst = os.path.join(sub, "shapes.py")
