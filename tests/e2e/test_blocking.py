@@ -137,7 +137,7 @@ def leaf_shares(stacks, workload, root):
 
 
 # Measured on 3.8-3.13 at 1 kHz, in both CI builds: without --blocking,
-# impossible stacks of fastcalls.py 0.12-0.35 % where the running frame
+# impossible stacks of fastcalls.py 0.06-0.36 % where the running frame
 # is marked (1.4-3.1 % before psample used the mark; 1.3 % on 3.12 when
 # the stack top alone placed a mark-less top), 0.1-0.3 % elsewhere.
 # tinycalls.py's shares, one run attached twice: 0.5-9.5 points from
