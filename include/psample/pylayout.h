@@ -115,6 +115,7 @@ struct py_layout {
 	uint32_t owner_max; /* owners > this are corrupt */
 	uint32_t fr_tlbc; /* PY_L_TLBC: int32 tlbc_index */
 	uint32_t fr_stacktop; /* PY_L_RUN_MARK: int32 stacktop */
+	uint32_t fr_is_entry; /* bool is_entry (3.11 only); 0: none */
 
 	/* PyObject / PyVarObject */
 	uint32_t ob_type;

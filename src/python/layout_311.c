@@ -46,6 +46,7 @@ const struct py_layout py_layout_311 = {
 	.fr_back = 48,
 	.fr_pos = 56, /* prev_instr */
 	.fr_stacktop = 64,
+	.fr_is_entry = 68, /* the first frame of an eval loop */
 	.fr_owner = 69,
 	.owner_skip = 3, /* 3.11 has no shim frames */
 	.owner_max = 2, /* THREAD, GENERATOR, FRAME_OBJECT */

@@ -855,22 +855,82 @@ static bool walker__in_call(const struct py_walker *w, uint64_t code,
 #define RUN_MIDCALL UINT64_MAX
 
 /*
- * Below which address frames of the newest chunk were live all through
- * its copy: the lower of datastack_top read just before the copy (with
- * the thread state) and just after it, where both are of that chunk; 0
- * otherwise.  The top read after alone takes the leftovers of callees
- * that returned before the copy for live, when the stack grew back over
- * them by that read (a loop calling the same function again).
+ * datastack_top of the newest chunk read just before its copy (with the
+ * thread state) and just after it, where both are of that chunk.  Below
+ * the lower (lo), frames were live all through the copy; at or above the
+ * higher (hi), frames had returned before it began and were not pushed
+ * again by its end.  Both 0 when that cannot be told.  The top read
+ * after alone takes the leftovers of callees that returned before the
+ * copy for live, when the stack grew back over them by that read (a
+ * loop calling the same function again).
  */
-static uint64_t wthread__top_live(const struct py_layout *l,
-				  const struct wthread *th)
+struct tops {
+	uint64_t lo, hi;
+};
+
+static struct tops wthread__tops(const struct py_layout *l,
+				 const struct wthread *th)
 {
+	struct tops t = {0, 0};
+
 	if (!th->nchunks || th->ts_err || th->end[0].err ||
 	    th->end[0].chunk != th->chunks[0].addr ||
 	    py__u64(th->ts, l->ts_chunk) != th->chunks[0].addr)
-		return 0;
-	uint64_t before = py__u64(th->ts, l->ts_top);
-	return before < th->end[0].top ? before : th->end[0].top;
+		return t;
+	uint64_t before = py__u64(th->ts, l->ts_top), after = th->end[0].top;
+	t.lo = before < after ? before : after;
+	t.hi = before < after ? after : before;
+	return t;
+}
+
+/* Whether the frame at f in chunk ck had returned all through the copy. */
+static bool tops__gone(struct tops t, uint32_t ck, uint64_t f)
+{
+	return ck == 0 && t.hi && f >= t.hi;
+}
+
+/*
+ * The lowest frame with the mark among those one eval loop runs, from
+ * the marked frame f down.  A chunk is copied from low addresses up, so
+ * a caller's header is read before its callee's: two marks in one
+ * loop's frames mean the copy straddled a call (the caller ran when its
+ * header was read, the callee when its own was), and the lower is the
+ * state at the earlier moment.  That is the moment a copy with no mark
+ * but a caller in a call is placed at too (its callee, which returned
+ * before its header was read), so every copy is placed at its start.
+ * Taking the upper mark gave a fast callee both straddles: 10-25 points
+ * too much of tinycalls.py on 3.11's debug build, whose slow copies
+ * straddle most.  The frame that starts an eval loop (3.11's is_entry;
+ * on 3.12+ a shim, which lies outside the chunks) ends the search: its
+ * caller called through C and keeps the mark.
+ */
+static uint64_t wthread__lowest_mark(const struct py_walker *w,
+				     const struct wthread *th, uint64_t f)
+{
+	const struct py_layout *l = w->l;
+	uint32_t ck = UINT32_MAX, nk = UINT32_MAX;
+	const uint8_t *fb = wthread__frame_bytes(w, th, f, &ck, false);
+	uint64_t low = f;
+	struct py_rawframe rf;
+
+	for (uint32_t steps = 0; fb && steps < PY_MAX_DEPTH; steps++) {
+		if (l->fr_is_entry && fb[l->fr_is_entry])
+			break;
+		pyframe__decode(l, fb, &rf);
+		if (!rf.back)
+			break;
+		const uint8_t *bb =
+			wthread__frame_bytes(w, th, rf.back, &nk, false);
+		/* Callers lie below their callees in a chunk. */
+		if (!bb || (nk == ck && rf.back >= f))
+			break;
+		if (frame__runs(l, bb))
+			low = rf.back;
+		f = rf.back;
+		fb = bb;
+		ck = nk;
+	}
+	return low;
 }
 
 /*
@@ -912,7 +972,7 @@ static uint64_t wthread__top_live(const struct py_layout *l,
  */
 static uint64_t wthread__running(const struct py_walker *w,
 				 const struct wthread *th, uint64_t cur,
-				 uint64_t top, bool *marked)
+				 struct tops top, bool *marked)
 {
 	const struct py_layout *l = w->l;
 	uint32_t ck = UINT32_MAX, nk = UINT32_MAX;
@@ -927,9 +987,9 @@ static uint64_t wthread__running(const struct py_walker *w,
 		return 0;
 	if (frame__runs(l, buf)) {
 		*marked = true;
-		return cur;
+		return wthread__lowest_mark(w, th, cur);
 	}
-	if (ck == 0 && cur < top)
+	if (ck == 0 && cur < top.lo)
 		live = cur;
 	/* Up: a callee pushed since, and its callees. */
 	uint64_t f = cur;
@@ -948,16 +1008,21 @@ static uint64_t wthread__running(const struct py_walker *w,
 			break;
 		if (frame__runs(l, nb)) {
 			*marked = true;
-			return f + size;
+			return wthread__lowest_mark(w, th, f + size);
 		}
 		bool called = walker__in_call(w, rf.code, fb);
+		if (called && tops__gone(top, ck, f + size)) {
+			live = f; /* taking up again after its callee */
+			by_call = true;
+			break;
+		}
 		f += size;
 		rf = nf;
 		fb = nb;
 		if (called) {
 			live = f;
 			by_call = true;
-		} else if (!by_call && ck == 0 && f < top) {
+		} else if (!by_call && ck == 0 && f < top.lo) {
 			live = f;
 		}
 	}
@@ -991,16 +1056,18 @@ static uint64_t wthread__running(const struct py_walker *w,
 			return 0;
 		if (frame__runs(l, fb)) {
 			*marked = true;
-			return rf.back;
+			return wthread__lowest_mark(w, th, rf.back);
 		}
 		pyframe__decode(l, fb, &nf);
 		if (!by_call && walker__in_call(w, nf.code, fb)) {
-			live = f; /* the callee of a frame in a call */
+			/* The callee of a frame in a call, unless it had
+			 * returned all through the copy. */
+			live = tops__gone(top, ck, f) ? rf.back : f;
 			by_call = true;
 		}
 		f = rf.back;
 		ck = nk;
-		if (!live && ck == 0 && f < top)
+		if (!live && ck == 0 && f < top.lo)
 			live = f;
 	}
 	return 0;
@@ -1074,9 +1141,12 @@ static uint64_t wthread__retry(struct py_walker *w, struct wthread *th,
 		bool same = !iov[1].err && !iov[3].err && !iov[4].err &&
 			    chunk == c->addr;
 		bool marked;
-		if (before < top)
-			top = before;
-		run = wthread__running(w, th, now, same ? top : 0, &marked);
+		struct tops t = {0, 0};
+		if (same) {
+			t.lo = before < top ? before : top;
+			t.hi = before < top ? top : before;
+		}
+		run = wthread__running(w, th, now, t, &marked);
 	}
 	return run;
 }
@@ -1198,11 +1268,11 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 	 * second copy (both would favour states that last). */
 	uint64_t run = 0;
 	if (!second && (l->flags & PY_L_RUN_MARK) && (l->flags & PY_L_CHUNKS)) {
-		uint64_t top_live = wthread__top_live(l, th);
+		struct tops tops = wthread__tops(l, th);
 		bool marked;
-		run = wthread__running(w, th, cur, top_live, &marked);
+		run = wthread__running(w, th, cur, tops, &marked);
 		if (th->hinted &&
-		    (!marked || wthread__callee_live(w, th, run, top_live))) {
+		    (!marked || wthread__callee_live(w, th, run, tops.lo))) {
 			/* Only the mark of a frame with no callee places
 			 * the stack from the hint: a chain up or down from
 			 * a stale frame can be of frames since replaced.
@@ -1214,7 +1284,7 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 			}
 			if (!cur)
 				return 0; /* the stack emptied */
-			run = wthread__running(w, th, cur, top_live, &marked);
+			run = wthread__running(w, th, cur, tops, &marked);
 		}
 		if (run == RUN_MIDCALL)
 			run = wthread__retry(w, th, &cur);

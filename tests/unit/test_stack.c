@@ -1177,6 +1177,58 @@ static void test_run_mark(void **state)
 	world_layout = NULL;
 }
 
+/*
+ * Copies that straddle a call or a return.  A chunk is copied from low
+ * addresses up, so a caller's header is older than its callee's: the
+ * walk answers with the stack as it was when the copy began, whichever
+ * way it straddled, so that neither favours the callee.
+ */
+static void test_run_mark_straddle(void **state)
+{
+	struct world x;
+	const struct py_thread *pt;
+	const struct py_layout *l;
+
+	(void)state;
+	world__init(&x);
+	l = x.p->l;
+	check_world(&x, sample_ok(x.w));
+
+	/* The callee returned before the copy began (the top read on both
+	 * sides is below it) and its caller, still in the call, has not
+	 * taken up again: the caller, not the leftover above it. */
+	fpy__push(x.p, x.t2, x.leaf, 2);
+	check_world(&x, sample_ok(x.w));
+	uint32_t d = x.t2->depth;
+	fpy__pop(x.p, x.t2);
+	struct fpy_frame *caller = &x.t2->frames[d - 2];
+	set_stacktop(&x, caller, nlocals(&x, caller->code) + 1);
+	check_world(&x, sample_ok(x.w));
+	set_stacktop(&x, caller, -1);
+	check_world(&x, sample_ok(x.w));
+
+	/* A call straddled: the caller ran when its header was read (the
+	 * mark), the callee when its own was: the caller is the top. */
+	fpy__push(x.p, x.t2, x.leaf, 2);
+	check_world(&x, sample_ok(x.w));
+	caller = &x.t2->frames[d - 2];
+	struct fpy_frame *callee = &x.t2->frames[d - 1];
+	set_stacktop(&x, caller, -1);
+	pt = thread_of(sample_ok(x.w), x.t2);
+	assert_int_equal(pt->err, 0);
+	assert_int_equal(pt->depth, d - 1);
+	assert_true(stack_prefix(pt, x.t2->frames, d));
+
+	/* Unless the callee starts an eval loop of its own (3.11's
+	 * is_entry): its caller called it through C and keeps the mark. */
+	if (l->fr_is_entry) {
+		fakemem__w8(x.p->fm, callee->addr + l->fr_is_entry, 1);
+		check_world(&x, sample_ok(x.w));
+		fakemem__w8(x.p->fm, callee->addr + l->fr_is_entry, 0);
+	}
+	world__fini(&x);
+}
+
 /* ---- regressions: bugs the tests above ran into ------------------------ */
 
 /*
@@ -2093,6 +2145,7 @@ int main(void)
 		cmocka_unit_test(test_torn),
 		cmocka_unit_test(test_return_race),
 		cmocka_unit_test(test_run_mark),
+		cmocka_unit_test(test_run_mark_straddle),
 		cmocka_unit_test(test_str_at_mapping_end),
 		cmocka_unit_test(test_str_not_live),
 		cmocka_unit_test(test_code_dies_in_load),
