@@ -80,4 +80,21 @@ int proc__task_stat_state(int fd);
 int proc__statm_open(pid_t pid);
 int64_t proc__statm_resident(int fd);
 
+/*
+ * The program the process runs now, kept open (/proc/PID/mem, read
+ * only): reads through it see this program's memory and nothing once
+ * the process has exec'd another or ended, since the kernel lets the old
+ * address space go.  That tells an exec for certain, where the identity
+ * may not (the same binary run again without ASLR has the same auxv).
+ * The fd (the caller closes it) or a negative errno.
+ */
+int proc__image_open(pid_t pid);
+
+/*
+ * Whether the image of proc__image_open is still the process's: 0 once
+ * it exec'd or ended, 1 otherwise (also when a read cannot tell).  addr
+ * is any address mapped in that image.
+ */
+int proc__image_live(int fd, uint64_t addr);
+
 #endif

@@ -304,6 +304,21 @@ int proc__statm_open(pid_t pid)
 	return proc__open(path);
 }
 
+int proc__image_open(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	return proc__open(path);
+}
+
+int proc__image_live(int fd, uint64_t addr)
+{
+	uint8_t b;
+
+	/* End of file: the address space this fd was opened on is gone. */
+	return pread(fd, &b, 1, (off_t)addr) == 0 ? 0 : 1;
+}
+
 int64_t proc__statm_resident(int fd)
 {
 	char buf[256];

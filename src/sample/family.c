@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "psample/error.h"
 #include "family.h"
@@ -38,6 +39,9 @@ static void member__close(struct family *f, struct member *m)
 		f->release(f->arg, m);
 	py_walker__free(m->w);
 	m->w = NULL;
+	if (m->image >= 0)
+		close(m->image);
+	m->image = -1;
 	if (m->own_t)
 		py_target__free(m->t);
 	m->t = NULL;
@@ -59,6 +63,11 @@ static int member__open(struct family *f, struct member *m, int64_t now)
 	if (!err) {
 		m->state = MEMBER_PYTHON;
 		m->fails = 0;
+		if (m->image >= 0)
+			close(m->image);
+		/* Without it (no right to open it) the identity alone
+		 * tells an exec, within a check's period. */
+		m->image = proc__image_open(m->pid);
 		proc__cmdline(m->pid, m->cmdline, sizeof(m->cmdline));
 		f->st.pythons++;
 		return 0;
@@ -131,7 +140,7 @@ int family__check(struct family *f, struct member *m, int64_t now)
 		family__drop(f, i);
 		return root ? -ESRCH : 0;
 	}
-	if (!err && id.exec != m->id.exec) {
+	if (!err && (id.exec != m->id.exec || !family__same_image(m))) {
 		/* A new program in the same process: relearn it. */
 		f->st.execs++;
 		m->id = id;
@@ -147,6 +156,12 @@ int family__check(struct family *f, struct member *m, int64_t now)
 		return root ? -ESRCH : 0;
 	}
 	return 0;
+}
+
+bool family__same_image(const struct member *m)
+{
+	return m->image < 0 || !m->t ||
+	       proc__image_live(m->image, m->t->runtime) != 0;
 }
 
 static bool family__has(const struct family *f, pid_t pid)
@@ -166,6 +181,7 @@ static int family__add(struct family *f, pid_t pid, int64_t now)
 	if (!(m = calloc(1, sizeof(*m))))
 		return -ENOMEM;
 	m->pid = pid;
+	m->image = -1;
 	m->state = MEMBER_PENDING;
 	m->pending_since = now;
 	if (proc__identity(pid, &m->id)) {
@@ -195,6 +211,7 @@ int family__new(pid_t root, struct py_target *t, bool follow,
 	f->release = release;
 	f->arg = arg;
 	m->pid = root;
+	m->image = -1;
 	m->root = true;
 	m->t = t;
 	m->state = MEMBER_PENDING;

@@ -35,6 +35,7 @@ struct member {
 	struct py_target *t;
 	bool own_t;
 	struct py_walker *w;
+	int image; /* proc__image_open when w was made, or -1 */
 	char cmdline[512];
 	uint64_t samples; /* its samples taken */
 	uint32_t fails; /* consecutive samples that failed */
@@ -66,6 +67,14 @@ int family__scan(struct family *f, int64_t now);
 
 /* Check one member now (after a failed sample): as in family__scan. */
 int family__check(struct family *f, struct member *m, int64_t now);
+
+/*
+ * Whether m still runs the program its walker was made for.  After an
+ * exec into the same interpreter binary (a static one's _PyRuntime is
+ * at the same address) the old walker reads the new program, whose
+ * samples would go under the old command line until the next check.
+ */
+bool family__same_image(const struct member *m);
 
 uint32_t family__count(const struct family *f);
 struct member *family__member(struct family *f, uint32_t i);

@@ -591,6 +591,12 @@ static int sampler__member(struct sampler *s, struct member *m, bool *any)
 		return 0;
 	}
 	m->fails = 0;
+	if (!family__same_image(m)) {
+		/* It exec'd since its walker was made: what was read may be
+		 * the new program's.  Dropped, and the program relearnt. */
+		s->st->errors++;
+		return family__check(s->fam, m, clock__ns(CLOCK_MONOTONIC));
+	}
 	bool mine = false;
 	if ((err = sampler__threads(s, m, ms, smp, dropped, &mine)))
 		return err;

@@ -1,0 +1,117 @@
+/*
+ * test_proc.c - tests of the /proc helpers that need a real process to
+ * change under them: an image handle (proc__image_open) across the
+ * child's exec and its exit.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "psample/proc.h"
+
+/* Mapped at the same address in a forked child, until it execs. */
+static volatile uint64_t marker = 0x5053414d504c45ull;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Whether pid's executable is path, waiting up to 5 s for it. */
+static bool exe_becomes(pid_t pid, const char *path)
+{
+	char link[64], buf[PATH_MAX];
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	for (int i = 0; i < 500; i++) {
+		ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (strcmp(buf, path) == 0)
+				return true;
+		}
+		sleep_ms(10);
+	}
+	return false;
+}
+
+/* The start of the first mapping in pid's maps. */
+static uint64_t first_mapping(pid_t pid)
+{
+	char path[64];
+	unsigned long long a = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%llx", &a), 1);
+	fclose(f);
+	return a;
+}
+
+static void test_image_exec_and_exit(void **state)
+{
+	int go[2];
+	char c = 0;
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) == 1)
+			execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	close(go[0]);
+
+	int before = proc__image_open(pid);
+	assert_true(before >= 0);
+	assert_int_equal(proc__image_live(before, (uint64_t)&marker), 1);
+	assert_int_equal(proc__image_live(before, (uint64_t)&marker), 1);
+
+	assert_int_equal(write(go[1], &c, 1), 1);
+	close(go[1]);
+	char sleep_path[PATH_MAX];
+	assert_non_null(realpath("/bin/sleep", sleep_path));
+	assert_true(exe_becomes(pid, sleep_path));
+	/* The old program is gone; a handle opened now sees the new one. */
+	assert_int_equal(proc__image_live(before, (uint64_t)&marker), 0);
+	int after = proc__image_open(pid);
+	assert_true(after >= 0);
+	uint64_t mapped = first_mapping(pid);
+	assert_int_equal(proc__image_live(after, mapped), 1);
+
+	/* Ended: nothing to read either. */
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(proc__image_live(after, mapped), 0);
+	close(before);
+	close(after);
+
+	/* No such process: an error, not a handle. */
+	assert_true(proc__image_open(pid) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_image_exec_and_exit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
