@@ -280,6 +280,41 @@ def check_attach(tap, it, d):
                "\n".join(unrooted[:3])))
 
 
+def check_execloop(tap, it, d):
+    """A process that execs the same interpreter again and again: each
+    program's samples go under its own command line.  A static
+    interpreter's _PyRuntime is at the same address in every program it
+    runs, so a walker of the old program reads the new one as if nothing
+    had happened."""
+    name = common.label(it)
+    gens = 16
+    # At 50 Hz three failed reads take longer than the new program
+    # takes to become readable: only the exec itself can tell then.
+    r, _, stacks, malformed = record(d, it, "execloop",
+                                     ["execloop", "0", str(gens)],
+                                     extra=("-r", "50"))
+    rooted, _ = roots(stacks)
+    seen, wrong = set(), []
+    for pid, cmd, names, count in rooted:
+        m = re.search(r" execloop (\d+) %d$" % gens, cmd)
+        for fn, parity in (("gen_even", 0), ("gen_odd", 1)):
+            if fn not in names:
+                continue
+            if m and int(m.group(1)) % 2 == parity:
+                seen.add(int(m.group(1)))
+            else:
+                wrong.append("%s: %s %d" % (cmd, ";".join(names), count))
+    tap.ok(r.returncode == 0 and not malformed and len(seen) >= gens // 2,
+           "%s: an exec loop of %d programs is sampled (%d of them seen)"
+           % (name, gens + 1, len(seen)),
+           "rc=%d\n%s\n%s" % (r.returncode, "\n".join(malformed[:5]),
+                               r.stderr[-1500:]))
+    tap.ok(not wrong,
+           "%s: every program of the exec loop is under its own command "
+           "line (%d stacks under another's)" % (name, len(wrong)),
+           "\n".join(wrong[:10]))
+
+
 def main():
     tap = common.Tap()
     d = common.tmpdir()
@@ -287,6 +322,7 @@ def main():
     for it in supported:
         check_pool(tap, it, d, "default")
         check_tree(tap, it, d)
+        check_execloop(tap, it, d)
     if supported:
         it = supported[-1]
         check_pool(tap, it, d, "spawn")

@@ -14,6 +14,9 @@ samples follows its duration whatever the machine's load.
                             ~50 ms, non-Python children; exits STATUS
   family.py late            prints "ready", waits, then runs a Pool(2):
                             for attach --subprocesses
+  family.py execloop G N    generation G of N: spins 0.1 s in gen_even
+                            or gen_odd by G's parity, then execs the same
+                            interpreter into generation G + 1
 """
 import json
 import multiprocessing
@@ -157,6 +160,23 @@ def tree(status):
     sys.exit(status)
 
 
+def gen_even(secs):
+    spin(secs)
+
+
+def gen_odd(secs):
+    spin(secs)
+
+
+def execloop(g, n):
+    """Generation g of n: runs gen_even or gen_odd by its parity, then
+    execs the same interpreter into generation g + 1."""
+    (gen_odd if g % 2 else gen_even)(0.1)
+    if g < n:
+        os.execv(sys.executable, [sys.executable, SCRIPT, "execloop",
+                                  str(g + 1), str(n)])
+
+
 def late():
     print("ready", flush=True)
     waiting(1.0)
@@ -183,6 +203,8 @@ def main(argv):
         os.execv(sys.executable, [sys.executable, SCRIPT, "execed"])
     elif what == "execed":
         after_exec(0.3)
+    elif what == "execloop":
+        execloop(int(argv[2]), int(argv[3]))
     elif what == "late":
         late()
     else:
