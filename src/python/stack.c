@@ -868,19 +868,23 @@ struct tops {
 	uint64_t lo, hi;
 };
 
+static struct tops tops__of(uint64_t before, uint64_t after)
+{
+	struct tops t = {before < after ? before : after,
+			 before < after ? after : before};
+	return t;
+}
+
 static struct tops wthread__tops(const struct py_layout *l,
 				 const struct wthread *th)
 {
-	struct tops t = {0, 0};
+	struct tops none = {0, 0};
 
 	if (!th->nchunks || th->ts_err || th->end[0].err ||
 	    th->end[0].chunk != th->chunks[0].addr ||
 	    py__u64(th->ts, l->ts_chunk) != th->chunks[0].addr)
-		return t;
-	uint64_t before = py__u64(th->ts, l->ts_top), after = th->end[0].top;
-	t.lo = before < after ? before : after;
-	t.hi = before < after ? after : before;
-	return t;
+		return none;
+	return tops__of(py__u64(th->ts, l->ts_top), th->end[0].top);
 }
 
 /* Whether the frame at f in chunk ck had returned all through the copy. */
@@ -1141,12 +1145,10 @@ static uint64_t wthread__retry(struct py_walker *w, struct wthread *th,
 		bool same = !iov[1].err && !iov[3].err && !iov[4].err &&
 			    chunk == c->addr;
 		bool marked;
-		struct tops t = {0, 0};
-		if (same) {
-			t.lo = before < top ? before : top;
-			t.hi = before < top ? top : before;
-		}
-		run = wthread__running(w, th, now, t, &marked);
+		struct tops none = {0, 0};
+		run = wthread__running(w, th, now,
+				       same ? tops__of(before, top) : none,
+				       &marked);
 	}
 	return run;
 }
