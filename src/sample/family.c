@@ -63,8 +63,6 @@ static int member__open(struct family *f, struct member *m, int64_t now)
 	if (!err) {
 		m->state = MEMBER_PYTHON;
 		m->fails = 0;
-		if (m->image >= 0)
-			close(m->image);
 		/* Without it (no right to open it) the identity alone
 		 * tells an exec, within a check's period. */
 		m->image = proc__image_open(m->pid);
