@@ -8,9 +8,11 @@ Checked on every interpreter:
     is known down to the line of each call).  Recorded again without
     --blocking, impossible stacks stay rare.
  1b. tinycalls.py, a loop calling a function that does almost nothing,
-    attached to twice, with and without --blocking: the share of samples each function is
-    the innermost one in agrees (a reader racing the program must not
-    give a fast callee's time to its caller).  3.11-3.13 mark the
+    attached to twice, with and without --blocking: the share of samples
+    each function is the innermost one in agrees (a reader racing the
+    program must not give a fast callee's time to its caller, nor the
+    caller's to the callee); a run over the bound is judged by the
+    median of it and two more runs.  3.11-3.13 mark the
     running frame, which psample uses: the bounds are tighter there than
     where it has only the current-frame word.
  2. psample killed with SIGKILL at random moments of a 2 kHz --blocking
@@ -141,7 +143,9 @@ def leaf_shares(stacks, workload, root):
 # is marked (1.4-3.1 % before psample used the mark; 1.3 % on 3.12 when
 # the stack top alone placed a mark-less top), 0.1-0.5 % elsewhere.
 # tinycalls.py's shares, one run attached twice: 0.3-13.4 points from
-# --blocking's where marked over two full runs (22-28 before; 15-20
+# --blocking's where marked over three full runs, and once 15.2 (3.11.2
+# in CI; eight runs in a row there gave 1.9-13.8, six of them 4-6), so
+# a run over the bound is judged with two more (22-28 before; 15-20
 # under ASan when a mark-less top was read again instead of placed;
 # 20-32 on 3.11's debug build before straddling copies were placed at
 # their start), 19-26 on 3.8-3.10,
@@ -170,11 +174,11 @@ def check_fast_free(tap, it, d):
            "%.1f %%)" % (name, nbad, n, limit), "\n".join(bad[:10]))
 
 
-def check_tiny(tap, it, d):
-    """Attach to one run of tinycalls.py twice, with and without
-    --blocking: two runs of the program can differ by 15 points between
-    themselves (specialisation, memory layout), one run does not."""
-    name = common.label(it)
+def tiny_distance(it, d):
+    """One run of tinycalls.py attached to twice, with and without
+    --blocking: how far apart the innermost-function shares are (half
+    the sum of the differences, in points), both shares, and why it
+    could not tell (None if it could)."""
     shares = {}
     with common.Target(it.path, "tinycalls.py", "4", ready=False,
                        settle=0.3) as t:
@@ -188,20 +192,44 @@ def check_tiny(tap, it, d):
                 else ([], [])
             shares[how], n = leaf_shares(stacks, "tinycalls.py", "main")
             if n < 500:
-                tap.ok(False, "%s: tinycalls.py attached %s" % (name, how),
-                       "rc=%d, %d samples\n%s" % (r.returncode, n,
-                                                   r.stderr))
-                return
+                return None, shares, "attached %s: rc=%d, %d samples\n%s" % (
+                    how, r.returncode, n, r.stderr)
     ref, free = shares["--blocking"], shares["without"]
     dist = sum(abs(ref.get(f, 0) - free.get(f, 0))
                for f in set(ref) | set(free)) / 2
+    return dist, shares, None
+
+
+def check_tiny(tap, it, d):
+    """Two attaches to one run agree where two runs may not: runs of
+    the program differ by up to 15 points between themselves
+    (specialisation, memory layout).  The bias psample's reads leave
+    differs by run too (see above), with a tail: a run over the bound
+    is measured twice more, in new runs, and the median of the three
+    is judged, so a walk that is off in a typical run still fails."""
+    name = common.label(it)
     limit = 15 if tuple(it.version[:2]) in RUN_MARK else 40
-    tap.ok(dist <= limit,
+    dists, diag = [], []
+    for _ in range(3):
+        dist, shares, why = tiny_distance(it, d)
+        if why:
+            tap.ok(False, "%s: tinycalls.py attached" % name, why)
+            return
+        dists.append(dist)
+        diag.append("%.1f points; --blocking: %s; without: %s" % (
+            dist,
+            " ".join("%s=%.1f" % kv
+                     for kv in sorted(shares["--blocking"].items())),
+            " ".join("%s=%.1f" % kv
+                     for kv in sorted(shares["without"].items()))))
+        if dists[0] <= limit:
+            break
+    judged = sorted(dists)[len(dists) // 2]
+    tap.ok(judged <= limit,
            "%s: tinycalls.py without --blocking: innermost-function shares "
-           "within %d points of --blocking's (%.1f)" % (name, limit, dist),
-           "--blocking: %s\nwithout:    %s" % (
-               " ".join("%s=%.1f" % kv for kv in sorted(ref.items())),
-               " ".join("%s=%.1f" % kv for kv in sorted(free.items()))))
+           "within %d points of --blocking's (%s)" % (
+               name, limit, ", ".join("%.1f" % x for x in dists)),
+           "\n".join(diag))
 
 
 def check_fast(tap, it, d):
