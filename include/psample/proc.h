@@ -86,7 +86,9 @@ int64_t proc__statm_resident(int fd);
  * the process has exec'd another or ended, since the kernel lets the old
  * address space go.  That tells an exec for certain, where the identity
  * may not (the same binary run again without ASLR has the same auxv).
- * The fd (the caller closes it) or a negative errno.
+ * Not for a process that shares its address space (proc__shares_vm):
+ * that one outlives the exec.  The fd (the caller closes it) or a
+ * negative errno.
  */
 int proc__image_open(pid_t pid);
 
@@ -96,5 +98,13 @@ int proc__image_open(pid_t pid);
  * is any address mapped in that image.
  */
 int proc__image_live(int fd, uint64_t addr);
+
+/*
+ * Whether processes a and b share one address space (kcmp KCMP_VM):
+ * 1, 0, or a negative errno (a kernel without kcmp says -ENOSYS).  A
+ * vfork child shares its parent's until it execs or exits: read then,
+ * it is the parent's memory, program and command line.
+ */
+int proc__shares_vm(pid_t a, pid_t b);
 
 #endif

@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "psample/hash.h"
@@ -317,6 +319,15 @@ int proc__image_live(int fd, uint64_t addr)
 
 	/* End of file: the address space this fd was opened on is gone. */
 	return pread(fd, &b, 1, (off_t)addr) == 0 ? 0 : 1;
+}
+
+int proc__shares_vm(pid_t a, pid_t b)
+{
+	long r = syscall(SYS_kcmp, (long)a, (long)b, (long)KCMP_VM, 0L, 0L);
+
+	if (r < 0)
+		return -errno;
+	return r == 0;
 }
 
 int64_t proc__statm_resident(int fd)

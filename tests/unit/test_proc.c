@@ -1,7 +1,8 @@
 /*
  * test_proc.c - tests of the /proc helpers that need a real process to
  * change under them: an image handle (proc__image_open) across the
- * child's exec and its exit.
+ * child's exec and its exit, and a vfork child sharing its parent's
+ * address space until its exec (proc__shares_vm).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,10 +109,55 @@ static void test_image_exec_and_exit(void **state)
 	assert_true(proc__image_open(pid) < 0);
 }
 
+static const struct timespec vfork_nap = {.tv_nsec = 300 * 1000 * 1000};
+
+/*
+ * A forked child (own memory) that vforks a grandchild: the grandchild
+ * spends 300 ms in the child's memory, then execs.
+ */
+static void test_shares_vm_vfork(void **state)
+{
+	pid_t g = 0;
+
+	(void)state;
+	pid_t c = fork();
+	assert_true(c >= 0);
+	if (c == 0) {
+		// NOLINTNEXTLINE(clang-analyzer-security.insecureAPI.vfork)
+		pid_t v = vfork();
+		if (v == 0) {
+			// NOLINTNEXTLINE(clang-analyzer-unix.Vfork)
+			nanosleep(&vfork_nap, NULL);
+			execl("/bin/sleep", "sleep", "30", (char *)NULL);
+			_exit(127);
+		}
+		pause();
+		_exit(0);
+	}
+	for (int i = 0; i < 500 && proc__children(c, &g, 1) < 1; i++)
+		sleep_ms(1);
+	assert_true(g > 0);
+
+	/* In the vfork: the child's memory, not this process's. */
+	assert_int_equal(proc__shares_vm(g, c), 1);
+	assert_int_equal(proc__shares_vm(c, g), 1);
+	assert_int_equal(proc__shares_vm(c, getpid()), 0);
+	/* After its exec: its own. */
+	char sleep_path[PATH_MAX];
+	assert_non_null(realpath("/bin/sleep", sleep_path));
+	assert_true(exe_becomes(g, sleep_path));
+	assert_int_equal(proc__shares_vm(g, c), 0);
+
+	kill(g, SIGKILL);
+	kill(c, SIGKILL);
+	assert_int_equal(waitpid(c, NULL, 0), c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_exec_and_exit),
+		cmocka_unit_test(test_shares_vm_vfork),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
