@@ -48,12 +48,37 @@ static void member__close(struct family *f, struct member *m)
 	m->own_t = false;
 }
 
+/*
+ * A child between vfork (as subprocess, multiprocessing's spawn and
+ * posix_spawn start one) and its exec runs in its parent's memory: read
+ * then, it looks like the parent, program, stacks and command line, and
+ * the image kept open would be the parent's, which lives on past the
+ * child's exec.  It is opened once it has an address space of its own.
+ * -EAGAIN until then; a kernel without kcmp cannot tell, and is not
+ * waited for.
+ */
+static int member__own_vm(const struct member *m)
+{
+	if (!m->parent)
+		return 0;
+	int r = proc__shares_vm(m->pid, m->parent);
+	if (r == -ESRCH)
+		return -ESRCH;
+	return r == 1 ? -EAGAIN : 0;
+}
+
 /* Try to make a PENDING member a sampled one.  -ESRCH if it is gone. */
 static int member__open(struct family *f, struct member *m, int64_t now)
 {
-	int err = 0;
+	int err = member__own_vm(m);
 
-	if (!m->t) {
+	/* The image first: whatever is learnt after is of this program,
+	 * or of a later one that the image then tells.  Without it (no
+	 * right to open it) the identity alone tells an exec, within a
+	 * check's period. */
+	if (!err && m->image < 0)
+		m->image = proc__image_open(m->pid);
+	if (!err && !m->t) {
 		err = py_target__open(m->pid, &m->t);
 		if (!err)
 			m->own_t = true;
@@ -63,13 +88,13 @@ static int member__open(struct family *f, struct member *m, int64_t now)
 	if (!err) {
 		m->state = MEMBER_PYTHON;
 		m->fails = 0;
-		/* Without it (no right to open it) the identity alone
-		 * tells an exec, within a check's period. */
-		m->image = proc__image_open(m->pid);
 		proc__cmdline(m->pid, m->cmdline, sizeof(m->cmdline));
 		f->st.pythons++;
 		return 0;
 	}
+	if (m->image >= 0)
+		close(m->image);
+	m->image = -1;
 	if (m->own_t) {
 		py_target__free(m->t);
 		m->t = NULL;
@@ -170,7 +195,7 @@ static bool family__has(const struct family *f, pid_t pid)
 	return false;
 }
 
-static int family__add(struct family *f, pid_t pid, int64_t now)
+static int family__add(struct family *f, pid_t pid, pid_t parent, int64_t now)
 {
 	struct member *m;
 
@@ -179,6 +204,7 @@ static int family__add(struct family *f, pid_t pid, int64_t now)
 	if (!(m = calloc(1, sizeof(*m))))
 		return -ENOMEM;
 	m->pid = pid;
+	m->parent = parent;
 	m->image = -1;
 	m->state = MEMBER_PENDING;
 	m->pending_since = now;
@@ -251,7 +277,8 @@ int family__scan(struct family *f, int64_t now)
 		for (int j = 0; j < k; j++) {
 			if (family__has(f, kids[j]))
 				continue;
-			if ((err = family__add(f, kids[j], now)) == -ENOMEM)
+			if ((err = family__add(f, kids[j], f->v[i]->pid,
+					       now)) == -ENOMEM)
 				return err;
 		}
 	}

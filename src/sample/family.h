@@ -27,6 +27,7 @@ enum member_state {
 
 struct member {
 	pid_t pid;
+	pid_t parent; /* the member it was found a child of, or 0 */
 	struct proc_identity id;
 	enum member_state state;
 	bool root; /* the run's target */

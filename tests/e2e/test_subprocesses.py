@@ -194,7 +194,26 @@ def check_tree(tap, it, d):
            "shown as ':'" % name,
            "want %r, got %r; other samples of the pid: %r" % (
                want_cmd, after, before))
-    for fn in ("parent_before", "parent_after", "forked_parent"):
+    # A vfork child runs in its parent's memory until its exec: read
+    # then, it shows the parent's stacks and command line.  It runs no
+    # Python of its own before the exec, so every sample of its pid must
+    # be of the program it became, under that program's command line.
+    vf = info.get("vforked")
+    if vf is None:
+        tap.skip("%s: a vfork child" % name, "no PSAMPLE_VFORKEXEC helper")
+    else:
+        want_vf = "%s %s vforked" % (py, script)
+        wrong = {"%s: %s" % (cmd, ";".join(names))
+                 for pid, cmd, names, _ in rooted
+                 if pid == vf and (cmd != want_vf or
+                                   "vfork_parent" in names)}
+        tap.ok(set(by_function(rooted, "vforked")) == {vf} and not wrong,
+               "%s: a child that spends 0.3 s between vfork and exec is "
+               "sampled only as the program it execs" % name,
+               "vforked under %s; samples of pid %d that are not: %r" % (
+                   by_function(rooted, "vforked"), vf, sorted(wrong)[:5]))
+    for fn in ("parent_before", "parent_after", "forked_parent") + (
+            ("vfork_parent",) if vf is not None else ()):
         only_under(fn, parent, "the parent")
     only_under("forked_child", info["forked_child"], "the fork child")
     only_under("brief_forked", info["brief_forked"],
@@ -222,7 +241,8 @@ def check_tree(tap, it, d):
     # between its fork and its exec, but then only in the parent's code,
     # never as the program it became).
     python_pids = {parent, info["exec_child"], info["forked_child"],
-                   info["brief_forked"], info["brief_exec"], execer}
+                   info["brief_forked"], info["brief_exec"], execer,
+                   info.get("vforked")}
     odd = []
     for pid, cmd, names, n in rooted:
         if pid in python_pids:

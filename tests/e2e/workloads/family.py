@@ -11,7 +11,11 @@ samples follows its duration whatever the machine's load.
                             task_short spins 0.15 s, task_long 0.3 s
   family.py tree STATUS     a fork child, a fork+exec child, a child that
                             execs into another script, children living
-                            ~50 ms, non-Python children; exits STATUS
+                            ~50 ms, non-Python children, and (with
+                            PSAMPLE_VFORKEXEC, tests/e2e/helpers/
+                            vforkexec.c) a vfork child that waits 0.3 s
+                            in the parent's memory before its exec;
+                            exits STATUS
   family.py late            prints "ready", waits, then runs a Pool(2):
                             for attach --subprocesses
   family.py execloop G N    generation G of N: spins 0.1 s in gen_even
@@ -105,6 +109,24 @@ def after_exec(secs):
     spin(secs)
 
 
+def vfork_parent(path, args, wait_ms):
+    """Start args[0] as a vfork child that spends wait_ms in this
+    process's memory first; this thread waits in here all that time."""
+    import ctypes
+    lib = ctypes.CDLL(path)
+    lib.vforkexec.restype = ctypes.c_int
+    lib.vforkexec.argtypes = [ctypes.c_char_p,
+                              ctypes.POINTER(ctypes.c_char_p),
+                              ctypes.c_long]
+    argv = (ctypes.c_char_p * (len(args) + 1))(
+        *[os.fsencode(a) for a in args], None)
+    return lib.vforkexec(os.fsencode(args[0]), argv, wait_ms)
+
+
+def vforked(secs):
+    spin(secs)
+
+
 def tree(status):
     py = sys.executable
     out = {"parent": os.getpid(), "python": py, "script": SCRIPT}
@@ -141,6 +163,14 @@ def tree(status):
     p = subprocess.Popen([py, SCRIPT, "execer"])
     out["execer"] = p.pid
     p.wait()
+
+    # A vfork child in the parent's memory for 0.3 s, then Python.
+    helper = os.environ.get("PSAMPLE_VFORKEXEC")
+    out["vforked"] = None
+    if helper and os.path.exists(helper):
+        pid = vfork_parent(helper, [py, SCRIPT, "vforked"], 300)
+        out["vforked"] = pid
+        os.waitpid(pid, 0)
 
     # Non-Python children: psample must pass over them quietly.
     p = subprocess.Popen(["/bin/sleep", "0.5"])
@@ -203,6 +233,8 @@ def main(argv):
         os.execv(sys.executable, [sys.executable, SCRIPT, "execed"])
     elif what == "execed":
         after_exec(0.3)
+    elif what == "vforked":
+        vforked(0.3)
     elif what == "execloop":
         execloop(int(argv[2]), int(argv[3]))
     elif what == "late":
