@@ -49,22 +49,20 @@ static void member__close(struct family *f, struct member *m)
 }
 
 /*
- * A child between vfork (as subprocess, multiprocessing's spawn and
- * posix_spawn start one) and its exec runs in its parent's memory: read
- * then, it looks like the parent, program, stacks and command line, and
- * the image kept open would be the parent's, which lives on past the
- * child's exec.  It is opened once it has an address space of its own.
- * -EAGAIN until then; a kernel without kcmp cannot tell, and is not
- * waited for.
+ * A child between vfork (as subprocess and multiprocessing's spawn start
+ * one from 3.10 on, and posix_spawn) and its exec runs in its parent's
+ * memory: read then, it looks like the parent, program, stacks and
+ * command line, and the image kept open would be the parent's, which
+ * lives on past the child's exec.  It is opened once it has an address
+ * space of its own: -EAGAIN until then.  An error is no answer (a kernel
+ * without kcmp; a parent that has ended, whose child is then not in its
+ * memory), and is not waited on: opening the child tells if it is gone.
  */
 static int member__own_vm(const struct member *m)
 {
 	if (!m->parent)
 		return 0;
-	int r = proc__shares_vm(m->pid, m->parent);
-	if (r == -ESRCH)
-		return -ESRCH;
-	return r == 1 ? -EAGAIN : 0;
+	return proc__shares_vm(m->pid, m->parent) == 1 ? -EAGAIN : 0;
 }
 
 /* Try to make a PENDING member a sampled one.  -ESRCH if it is gone. */
