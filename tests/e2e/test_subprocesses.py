@@ -178,8 +178,10 @@ def check_tree(tap, it, d):
     only_under("exec_child", info["exec_child"], "the fork+exec child")
     # Between its fork and its exec the child is a copy of the parent,
     # and may be sampled as such (in the parent's code, under the
-    # parent's command line): only what runs after the exec must carry
-    # the new command line.
+    # parent's command line) where subprocess forks (3.8, 3.9): only
+    # what runs after the exec must carry the new command line.  From
+    # 3.10 subprocess vforks, and that child is not sampled before its
+    # exec (the vfork check below).
     child = info["exec_child"]
     after = {cmd for pid, cmd, names, _ in rooted
              if pid == child and "exec_child" in names}
