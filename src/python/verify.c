@@ -1,0 +1,110 @@
+/*
+ * verify.c - 3.8-3.10: frame objects are heap objects copied one by one,
+ * so a walked stack is read once more and kept only if it held still.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psample/error.h"
+#include "walker_priv.h"
+
+/*
+ * Frame objects (3.8-3.10) are copied one by one, callees first, while
+ * the program runs: a callee that returned between its copy and its
+ * caller's leaves the caller on a later line under a callee it no longer
+ * has.  So read every walked frame once more, with the current-frame
+ * word, in one call, and keep a stack only if nothing below the top
+ * moved in between: same code, same caller, same position (the top frame
+ * runs on, so only its code and caller must hold).  A stack that moved is
+ * walked again reading each frame afresh, twice at most.
+ */
+int walker__verify(struct py_walker *w, struct py_sample *s)
+{
+	const struct py_layout *l = w->l;
+
+	for (uint32_t i = 0; i < s->nthreads; i++)
+		w->threads[i]->verify =
+			!s->threads[i].err && s->threads[i].depth;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		uint32_t pending = 0, j = 0;
+
+		w->niov = 0;
+		for (uint32_t i = 0; i < s->nthreads; i++) {
+			struct py_thread *pt = &s->threads[i];
+			struct wthread *th = w->threads[i];
+			if (!th->verify)
+				continue;
+			if (th->chk_cap < pt->depth) {
+				uint8_t *b =
+					realloc(th->chk,
+						(size_t)pt->depth * l->fr_size);
+				if (!b)
+					return -ENOMEM;
+				th->chk = b;
+				th->chk_cap = pt->depth;
+			}
+			int err = walker__iov(w, th->tstate + l->ts_frame,
+					      &th->chk_cur, 8);
+			for (uint32_t k = 0; k < pt->depth; k++)
+				err |= walker__iov(w, th->raw[k].addr,
+						   th->chk + (size_t)k *
+								     l->fr_size,
+						   l->fr_size);
+			if (err)
+				return -ENOMEM;
+			pending++;
+		}
+		if (!pending)
+			return 0;
+		int err = mem__readv(&w->t->mem, w->iov, w->niov);
+		if (err)
+			return err;
+
+		for (uint32_t i = 0; i < s->nthreads; i++) {
+			struct py_thread *pt = &s->threads[i];
+			struct wthread *th = w->threads[i];
+			if (!th->verify)
+				continue;
+			bool same = !w->iov[j].err &&
+				    th->chk_cur == th->raw[0].addr;
+			j++;
+			for (uint32_t k = 0; k < pt->depth; k++, j++) {
+				const struct rawf *r = &th->raw[k];
+				struct py_rawframe rf;
+				bool last = k + 1 == pt->depth;
+				uint64_t back = last ? 0 : th->raw[k + 1].addr;
+
+				if (!same)
+					continue;
+				if (w->iov[j].err) {
+					same = false;
+					continue;
+				}
+				pyframe__decode(
+					l, th->chk + (size_t)k * l->fr_size,
+					&rf);
+				same = rf.code == r->code &&
+				       (rf.back == back ||
+					(last && pt->truncated)) &&
+				       (k == 0 || rf.pos == r->pos);
+			}
+			if (same) {
+				th->verify = false;
+				continue;
+			}
+			w->stats.torn++;
+			if (attempt == 2) {
+				pt->err = -PS_ECORRUPT;
+				pt->depth = 0;
+				th->verify = false;
+				continue;
+			}
+			/* Walk again, reading every frame afresh. */
+			th->nknown = 0;
+			wthread__walk(w, th, pt);
+			th->verify = !pt->err && pt->depth;
+		}
+	}
+	return 0;
+}

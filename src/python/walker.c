@@ -1,0 +1,395 @@
+/*
+ * walker.c - the frame walker: every thread's Python stack, read from
+ * outside the process.
+ *
+ * A sample is planned from the previous one.  One batched read fetches
+ * the interpreter list heads, every known thread state, every known
+ * data-stack chunk (3.11+ frames live in them, so one copy of a chunk is
+ * a copy of many frames), the headers of the code objects the last sample
+ * saw, and finally the newest chunk of each thread once more.  Then the
+ * walker checks that the copy is self-consistent: the lists link up as
+ * they did, each thread still points at the chunks that were read, and
+ * no frame below the innermost was replaced while the batch was copied
+ * (the two copies of the newest chunk agree on it).  Frames are
+ * walked in the local copies, code headers not in the batch are read in
+ * one more batch, and anything that does not check out is re-read the
+ * slow way or counted as an error.
+ *
+ * Before 3.11 frames are heap objects (PyFrameObject) linked by f_back:
+ * the batch then reads again the frames the last walk went through, and
+ * only frames new since are read one by one.
+ *
+ * Every value read is untrusted: loops are bounded, frames must lie
+ * inside the chunk they claim (or be of PyFrame_Type), code objects must
+ * be of PyCode_Type and match the identity cached for their address.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "psample/error.h"
+#include "walker_priv.h"
+
+int py_walker__new(struct py_target *t, struct py_walker **out)
+{
+	struct py_walker *w = calloc(1, sizeof(*w));
+
+	*out = NULL;
+	if (!w)
+		return -ENOMEM;
+	w->t = t;
+	w->l = t->layout;
+	w->tid_off = (w->l->flags & PY_L_NATIVE_TID) ? -2 : -1;
+	if (w->l->ts_size > PY_MAX_READ || w->l->fr_size > PY_MAX_READ ||
+	    w->l->co_size > PY_MAX_READ || w->l->cf_current + 8 > 16) {
+		free(w);
+		return -PS_EBADLAYOUT;
+	}
+	w->codes = py_codes__new();
+	if (!w->codes) {
+		free(w);
+		return -ENOMEM;
+	}
+	*out = w;
+	return 0;
+}
+
+void py_walker__free(struct py_walker *w)
+{
+	if (!w)
+		return;
+	for (uint32_t i = 0; i < w->nthreads; i++)
+		wthread__free(w->threads[i]);
+	free(w->threads);
+	free(w->hdr_addr);
+	free(w->hdrs);
+	free(w->hdr_err);
+	free(w->iov);
+	free(w->out);
+	py_codes__free(w->codes);
+	free(w);
+}
+
+void py_walker__set_still(struct py_walker *w, bool still)
+{
+	w->still = still;
+}
+
+const struct py_walker_stats *py_walker__stats(const struct py_walker *w)
+{
+	return &w->stats;
+}
+
+/*
+ * Walk the frames from cur down, in the copies.  With second, frames in
+ * the newest chunk come from its second copy and are not compared;
+ * otherwise -EAGAIN says that a frame changed between the two copies.
+ */
+static int wthread__frames(struct py_walker *w, struct wthread *th,
+			   struct py_thread *out, uint64_t cur, uint64_t top,
+			   bool second)
+{
+	const struct py_layout *l = w->l;
+	struct mem *m = &w->t->mem;
+	int err;
+
+	out->depth = 0;
+	out->truncated = false;
+	out->err = 0;
+	uint64_t f = cur;
+	uint32_t steps = 0, chunk = 0, prev_chunk = UINT32_MAX;
+	uint64_t prev_f = 0;
+	/* Until a frame that was live at the end of the batch is seen,
+	 * frames that had returned by then are dropped. */
+	bool skipped = false;
+	int end = (l->flags & PY_L_CHUNKS) ? wthread__end(th, second) : -1;
+	uint64_t end_top = th->end[second].top;
+	bool live = end < 0;
+	uint32_t kc = 0;
+	/* With a run mark the copy says itself where the stack ended: no
+	 * frame is dropped by the top read later, nor compared with the
+	 * second copy (both would favour states that last). */
+	uint64_t run = 0;
+	if (!second && (l->flags & PY_L_RUN_MARK) && (l->flags & PY_L_CHUNKS)) {
+		struct tops tops = wthread__tops(l, th);
+		bool marked;
+		run = wthread__running(w, th, cur, tops, &marked);
+		if (th->hinted &&
+		    (!marked || wthread__callee_live(w, th, run, tops.lo))) {
+			/* Only the mark of a frame with no callee places
+			 * the stack from the hint: a chain up or down from
+			 * a stale frame can be of frames since replaced.
+			 * Where the interpreter is now, then, against the
+			 * same copy. */
+			if ((err = wthread__word(w, th, &cur))) {
+				out->err = err;
+				return 0;
+			}
+			if (!cur)
+				return 0; /* the stack emptied */
+			run = wthread__running(w, th, cur, tops, &marked);
+		}
+		if (run == RUN_MIDCALL)
+			run = wthread__retry(w, th, &cur);
+		if (run == RUN_MIDCALL) {
+			/* Still mid-call, or unreadable. */
+			w->stats.torn++;
+			out->err = -PS_ECORRUPT;
+			th->hint = cur;
+			return 0;
+		}
+		th->hint = run ? run : 0;
+		f = cur;
+	}
+	if (run) {
+		if (run != cur)
+			w->stats.moved++;
+		f = cur = run;
+		live = true;
+		end = -1;
+	}
+	th->nnext = 0;
+	while (f && steps < MAX_STEPS) {
+		const uint8_t *buf = NULL;
+		struct py_rawframe rf;
+
+		steps++;
+		if (l->flags & PY_L_CHUNKS)
+			buf = wthread__frame_bytes(w, th, f, &chunk, second);
+		if (!buf && th->known) {
+			chunk = UINT32_MAX;
+			buf = wthread__known(w, th, f, &kc);
+			if (th->nnext < th->known_cap)
+				th->next[th->nnext++] = f;
+		}
+		if (!buf) {
+			/* A generator's frame, or a frame object new since
+			 * the last walk. */
+			w->stats.stray_frames++;
+			chunk = UINT32_MAX;
+			if ((err = mem__read(m, f, w->scratch, l->fr_size))) {
+				out->err = err;
+				return 0;
+			}
+			buf = w->scratch;
+		}
+		if ((l->flags & PY_L_FRAME_OBJECT) && w->t->frame_type &&
+		    py__u64(buf, l->ob_type) != w->t->frame_type) {
+			/* Freed and reused while the stack was read. */
+			w->stats.bad_frames++;
+			out->err = -PS_ECORRUPT;
+			return 0;
+		}
+		if (!run && chunk == 0 && f == cur && top &&
+		    f + l->fr_size > top) {
+			/* The innermost frame must lie below the stack top. */
+			w->stats.torn++;
+			out->err = -PS_ECORRUPT;
+			return 0;
+		}
+		/* Within one chunk, callers sit below their callees: a walk
+		 * that goes up is a cycle or a torn copy. */
+		if (chunk != UINT32_MAX && chunk == prev_chunk && f >= prev_f) {
+			w->stats.bad_frames++;
+			out->err = -PS_ECORRUPT;
+			return 0;
+		}
+		bool dead = false;
+		if (!live && chunk != UINT32_MAX) {
+			dead = (int)chunk < end ||
+			       ((int)chunk == end && f >= end_top);
+			live = !dead;
+		}
+		if (!second && !run && !dead && chunk == 0 &&
+		    !wthread__stable(w, th, f))
+			return -EAGAIN;
+		pyframe__decode(l, buf, &rf);
+		if ((l->flags & PY_L_OWNER) && rf.owner > l->owner_max) {
+			w->stats.bad_frames++;
+			out->err = -PS_ECORRUPT;
+			return 0;
+		}
+		prev_chunk = chunk;
+		prev_f = f;
+		f = rf.back;
+		if (dead) {
+			/* Returned while being copied: it and anything
+			 * collected above it are gone. */
+			w->stats.returned++;
+			out->depth = 0;
+			skipped = false;
+			continue;
+		}
+		if (pyframe__is_shim(l, &rf) || !rf.code) {
+			skipped = true;
+			continue;
+		}
+		if (out->depth == PY_MAX_DEPTH) {
+			out->truncated = true;
+			return 0;
+		}
+		th->raw[out->depth] = (struct rawf){.code = rf.code,
+						    .pos = rf.pos,
+						    .addr = prev_f,
+						    .chunk = chunk,
+						    .tlbc = rf.tlbc,
+						    .after_skip = skipped};
+		skipped = false;
+		out->depth++;
+	}
+	if (f)
+		out->truncated = true;
+	return 0;
+}
+
+void wthread__walk(struct py_walker *w, struct wthread *th,
+		   struct py_thread *out)
+{
+	const struct py_layout *l = w->l;
+	struct mem *m = &w->t->mem;
+	uint64_t cur, top = 0;
+	int err;
+
+	out->depth = 0;
+	out->truncated = false;
+	out->err = 0;
+	out->frames = th->frames;
+	uint64_t hint = th->hint;
+	th->hint = 0;
+	th->hinted = false;
+	if (l->flags & PY_L_CFRAME) {
+		uint64_t cf = py__u64(th->ts, l->ts_frame);
+		if (!cf)
+			return;
+		if (cf != th->cframe || (th->cf_iov && th->cf_err)) {
+			th->cframe = cf;
+			th->cf_iov = true;
+			th->cf_err =
+				mem__read(m, cf, th->cf, l->cf_current + 8);
+			if (th->cf_err) {
+				out->err = th->cf_err;
+				return;
+			}
+		}
+		th->hinted = !th->cf_iov && hint;
+		cur = th->hinted ? hint : py__u64(th->cf, l->cf_current);
+	} else {
+		cur = py__u64(th->ts, l->ts_frame);
+	}
+	if (!cur)
+		return;
+	if (l->flags & PY_L_CHUNKS) {
+		uint64_t newest = py__u64(th->ts, l->ts_chunk);
+		top = py__u64(th->ts, l->ts_top);
+		if ((err = wthread__chunks(w, th, newest))) {
+			out->err = err;
+			return;
+		}
+		for (uint32_t k = 0; k < th->nchunks; k++) {
+			struct chunk *c = &th->chunks[k];
+			uint64_t t =
+				k == 0 ? top
+				       : c->addr + l->ck_data +
+						 8 * py__u64(c->buf, l->ck_top);
+			if ((err = chunk__cover(w, c, t))) {
+				out->err = err;
+				return;
+			}
+		}
+	}
+	/* The first copy of the newest chunk, unless a frame in it was
+	 * replaced before the second copy: then the second, which is the
+	 * more recent and is followed at once by the end-of-batch top. */
+	if (wthread__frames(w, th, out, cur, top, false) == -EAGAIN) {
+		w->stats.recopied++;
+		wthread__frames(w, th, out, cur, top, true);
+	}
+	if (th->known) {
+		uint64_t *v = th->known;
+		th->known = th->next;
+		th->next = v;
+		th->nknown = th->nnext;
+	}
+}
+
+int py_walker__sample(struct py_walker *w, const struct py_sample **out)
+{
+	int err;
+
+	*out = NULL;
+	py_codes__trim(w->codes);
+	if (!w->listed && (err = walker__relist(w)))
+		return err;
+	if (w->tid_off == -1 && w->nthreads)
+		walker__find_tid_off(w);
+	for (int attempt = 0;; attempt++) {
+		w->gen++;
+		if ((err = walker__plan(w)))
+			return err;
+		if ((err = mem__readv(&w->t->mem, w->iov, w->niov)))
+			return err;
+		walker__collect(w);
+		if (walker__list_ok(w))
+			break;
+		if (attempt == 1)
+			return -PS_ECORRUPT;
+		if ((err = walker__relist(w)))
+			return err;
+	}
+	if (w->nthreads == 0)
+		return -PS_ENOTREADY;
+
+	if (w->nthreads > w->sample.nthreads || !w->out) {
+		struct py_thread *v = realloc(w->out, w->nthreads * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		w->out = v;
+	}
+	w->sample.threads = w->out;
+	w->sample.nthreads = w->nthreads;
+	w->sample.gc = w->gc;
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		struct wthread *th = w->threads[i];
+		struct py_thread *pt = &w->out[i];
+		pt->tstate = th->tstate;
+		pt->interp_index = th->interp_index;
+		pt->interp = w->interps[th->interp_index].addr;
+		pt->thread_id = py__u64(th->ts, w->l->ts_thread_id);
+		pt->name = NULL;
+		pt->gil = walker__gil(w, th);
+		if (w->l->flags & PY_L_NATIVE_TID) {
+			pt->tid = (pid_t)py__u64(th->ts, w->l->ts_native_tid);
+		} else {
+			/* Only if read from this thread_id's struct. */
+			bool ok = w->tid_off >= 0 && !th->tid_err &&
+				  th->tid_from == pt->thread_id && th->tid > 0;
+			if (!ok && w->tid_off >= 0 && pt->thread_id) {
+				/* A new thread (3.8 sets thread_id from the
+				 * thread itself once it runs): read it now. */
+				th->tid_err = mem__read(
+					&w->t->mem,
+					pt->thread_id + (uint32_t)w->tid_off,
+					&th->tid, sizeof(th->tid));
+				ok = !th->tid_err && th->tid > 0;
+			}
+			pt->tid = ok ? (pid_t)th->tid : 0;
+			th->tid_from = pt->thread_id;
+		}
+		wthread__walk(w, th, pt);
+	}
+	if ((w->l->flags & PY_L_FRAME_OBJECT) &&
+	    (err = walker__verify(w, &w->sample)))
+		return err;
+	if ((err = walker__code_headers(w, &w->sample)))
+		return err;
+	walker__resolve(w, &w->sample);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (uint32_t i = 0; i < w->nthreads; i++)
+		walker__name(w, w->threads[i], &w->out[i],
+			     (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec);
+	w->stats.samples++;
+	*out = &w->sample;
+	return 0;
+}
