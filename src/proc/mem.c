@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -97,4 +98,30 @@ int mem__read(struct mem *m, uint64_t addr, void *buf, size_t len)
 int mem__read_u64(struct mem *m, uint64_t addr, uint64_t *out)
 {
 	return mem__read(m, addr, out, sizeof(*out));
+}
+
+void mem_batch__free(struct mem_batch *b)
+{
+	free(b->iov);
+	memset(b, 0, sizeof(*b));
+}
+
+int32_t mem_batch__add(struct mem_batch *b, uint64_t addr, void *buf,
+		       size_t len)
+{
+	if (b->n == b->cap) {
+		uint32_t cap = b->cap ? b->cap * 2 : 256;
+		struct mem_iov *v = realloc(b->iov, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		b->iov = v;
+		b->cap = cap;
+	}
+	b->iov[b->n] = (struct mem_iov){.addr = addr, .buf = buf, .len = len};
+	return (int32_t)b->n++;
+}
+
+int mem_batch__read(struct mem *m, struct mem_batch *b)
+{
+	return mem__readv(m, b->iov, b->n);
 }

@@ -10,22 +10,22 @@
 #include "psample/error.h"
 #include "walker_priv.h"
 
-int walker__iov(struct py_walker *w, uint64_t addr, void *buf, size_t len)
+/* Ask for len bytes at addr in this sample's batch; *iv gets the index
+ * of the request.  0 or -ENOMEM. */
+int walker__ask(struct py_walker *w, int32_t *iv, uint64_t addr, void *buf,
+		size_t len)
 {
-	if (w->niov == w->cap_iov) {
-		uint32_t cap = w->cap_iov ? w->cap_iov * 2 : 256;
-		struct mem_iov *v = realloc(w->iov, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		w->iov = v;
-		w->cap_iov = cap;
-	}
-	w->iov[w->niov++] =
-		(struct mem_iov){.addr = addr, .buf = buf, .len = len};
-	return 0;
+	int32_t i = mem_batch__add(&w->batch, addr, buf, len);
+
+	*iv = i < 0 ? -1 : i;
+	return i < 0 ? i : 0;
 }
 
-/* ---- the batch -------------------------------------------------------- */
+/* The result of request iv of this sample's batch (-ENODATA if none). */
+int walker__got(const struct py_walker *w, int32_t iv)
+{
+	return mem_batch__err(&w->batch, iv);
+}
 
 /*
  * Where the thread's stack ends, read right after a copy of its newest
@@ -42,9 +42,10 @@ static int walker__end(struct py_walker *w, struct wthread *th, int copy)
 	const struct py_layout *l = w->l;
 
 	th->end[copy].chunk = 0;
-	return walker__iov(w, th->tstate + l->ts_chunk, &th->end[copy].chunk,
-			   8) |
-	       walker__iov(w, th->tstate + l->ts_top, &th->end[copy].top, 8);
+	return walker__ask(w, &th->end[copy].iv_chunk, th->tstate + l->ts_chunk,
+			   &th->end[copy].chunk, 8) |
+	       walker__ask(w, &th->end[copy].iv_top, th->tstate + l->ts_top,
+			   &th->end[copy].top, 8);
 }
 
 int walker__plan(struct py_walker *w)
@@ -52,57 +53,71 @@ int walker__plan(struct py_walker *w)
 	const struct py_layout *l = w->l;
 	int err = 0;
 
-	w->niov = 0;
+	mem_batch__reset(&w->batch);
 	w->nhdrs = 0;
-	err |= walker__iov(w, w->t->runtime + l->rt_interp_head, &w->rt_head,
-			   8);
+	err |= walker__ask(w, &w->iv_head, w->t->runtime + l->rt_interp_head,
+			   &w->rt_head, 8);
 	for (uint32_t i = 0; i < w->ninterps; i++) {
 		struct winterp *wi = &w->interps[i];
-		err |= walker__iov(w, wi->addr + l->is_next, &wi->next, 8);
-		err |= walker__iov(w, wi->addr + l->is_threads_head, &wi->head,
-				   8);
+		err |= walker__ask(w, &wi->iv_next, wi->addr + l->is_next,
+				   &wi->next, 8);
+		err |= walker__ask(w, &wi->iv_head,
+				   wi->addr + l->is_threads_head, &wi->head, 8);
 	}
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
-		err |= walker__iov(w, th->tstate, th->ts, l->ts_size);
+		err |= walker__ask(w, &th->iv_ts, th->tstate, th->ts,
+				   l->ts_size);
 		/* The current-frame word lives on the target's C stack, in
 		 * the line the interpreter stores to at every call and
-		 * return: reading it each sample was seen to stretch those
-		 * stores, and so the share of copies caught mid-call.  Once
-		 * a walk has found the top, the next starts from there. */
-		th->cf_iov = (l->flags & PY_L_CFRAME) && th->cframe &&
-			     !(th->hint && !w->still);
-		if (th->cf_iov)
-			err |= walker__iov(w, th->cframe, th->cf,
+		 * return: reading it each sample stretches those stores,
+		 * and so the share of copies caught mid-call.  Once a walk
+		 * has found the top, the next starts from there. */
+		th->iv_cf = th->iv_tid = th->iv_known = -1;
+		if ((l->flags & PY_L_CFRAME) && th->cframe &&
+		    !(th->hint && !w->still))
+			err |= walker__ask(w, &th->iv_cf, th->cframe, th->cf,
 					   l->cf_current + 8);
+		th->cf_iov = th->iv_cf >= 0;
 		if (w->tid_off >= 0 && th->tid_from)
-			err |= walker__iov(w,
+			err |= walker__ask(w, &th->iv_tid,
 					   th->tid_from + (uint32_t)w->tid_off,
 					   &th->tid, sizeof(th->tid));
-		for (uint32_t k = 0; k < th->nknown; k++)
-			err |= walker__iov(w, th->known[k],
+		/* One run of requests: iv_known is the first's index. */
+		for (uint32_t k = 0; k < th->nknown; k++) {
+			int32_t iv;
+			err |= walker__ask(w, &iv, th->known[k],
 					   th->known_buf +
 						   (size_t)k * l->fr_size,
 					   l->fr_size);
+			if (k == 0)
+				th->iv_known = iv;
+		}
 		for (uint32_t k = 0; k < th->nchunks; k++) {
 			struct chunk *c = &th->chunks[k];
 			c->size = c->want;
 			c->fresh = false;
-			err |= walker__iov(w, c->addr, c->buf, c->size);
+			err |= walker__ask(w, &c->iv, c->addr, c->buf, c->size);
 		}
 		if (l->flags & PY_L_CHUNKS)
 			err |= walker__end(w, th, 0);
 	}
+	/* The hot set's headers take slots 0.. of the code table, in one
+	 * run of requests: iv_hot is the first's index. */
+	w->iv_hot = -1;
 	for (uint32_t i = 0; i < w->nhot; i++) {
+		int32_t iv;
 		int h = walker__hdr(w, w->hot[i]);
 		if (h < 0)
 			return h;
 		struct seen *s = walker__seen(w, w->hot[i]);
 		if (s)
 			s->hdr = h;
-		err |= walker__iov(w, w->hot[i],
+		err |= walker__ask(w, &iv, w->hot[i],
 				   w->hdrs + (size_t)h * l->co_size,
 				   l->co_size);
+		if (i == 0)
+			w->iv_hot = iv;
 	}
 	/* Then the newest chunk again, to notice frames that were being
 	 * replaced while it was copied (a return and a call landing in the
@@ -111,7 +126,8 @@ int walker__plan(struct py_walker *w)
 		struct wthread *th = w->threads[i];
 		th->recheck_len = 0;
 		th->recheck_addr = 0;
-		th->end[1].err = -EAGAIN;
+		th->iv_recheck = -1;
+		th->end[1].iv_chunk = th->end[1].iv_top = -1;
 		if (!th->nchunks)
 			continue;
 		struct chunk *c = &th->chunks[0];
@@ -124,84 +140,58 @@ int walker__plan(struct py_walker *w)
 		}
 		th->recheck_len = c->size;
 		th->recheck_addr = c->addr;
-		err |= walker__iov(w, c->addr, th->recheck, c->size);
+		err |= walker__ask(w, &th->iv_recheck, c->addr, th->recheck,
+				   c->size);
 		err |= walker__end(w, th, 1);
 	}
 	err |= walker__plan_state(w);
 	return err ? -ENOMEM : 0;
 }
 
-static uint32_t walker__end_err(struct py_walker *w, struct wthread *th,
-				int copy, uint32_t j)
+/* Where the stack ended after copy: its error, from both reads. */
+static void wthread__end_err(const struct py_walker *w, struct wthread *th,
+			     int copy)
 {
-	th->end[copy].err = w->iov[j].err ? w->iov[j].err : w->iov[j + 1].err;
-	return j + 2;
+	int a = walker__got(w, th->end[copy].iv_chunk);
+
+	th->end[copy].err = a ? a : walker__got(w, th->end[copy].iv_top);
 }
 
-/* Copy each iovec's result back to where its owner looks for it. */
+/* Hand each request's result to where its owner looks for it. */
 void walker__collect(struct py_walker *w)
 {
 	const struct py_layout *l = w->l;
-	uint32_t j = 1;
 
-	if (w->iov[0].err)
+	if (walker__got(w, w->iv_head))
 		w->rt_head = UINT64_MAX; /* cannot match: relist */
 	for (uint32_t i = 0; i < w->ninterps; i++) {
-		if (w->iov[j].err)
-			w->interps[i].next = UINT64_MAX;
-		if (w->iov[j + 1].err)
-			w->interps[i].head = UINT64_MAX;
-		j += 2;
+		struct winterp *wi = &w->interps[i];
+		if (walker__got(w, wi->iv_next))
+			wi->next = UINT64_MAX;
+		if (walker__got(w, wi->iv_head))
+			wi->head = UINT64_MAX;
 	}
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
-		th->ts_err = w->iov[j++].err;
+		th->ts_err = walker__got(w, th->iv_ts);
 		if (th->cf_iov)
-			th->cf_err = w->iov[j++].err;
-		if (w->tid_off >= 0 && th->tid_from)
-			th->tid_err = w->iov[j++].err;
+			th->cf_err = walker__got(w, th->iv_cf);
+		if (th->iv_tid >= 0)
+			th->tid_err = walker__got(w, th->iv_tid);
 		for (uint32_t k = 0; k < th->nknown; k++)
-			th->known_err[k] = w->iov[j++].err;
+			th->known_err[k] =
+				walker__got(w, th->iv_known + (int32_t)k);
 		for (uint32_t k = 0; k < th->nchunks; k++)
-			th->chunks[k].err = w->iov[j++].err;
+			th->chunks[k].err = walker__got(w, th->chunks[k].iv);
 		if (l->flags & PY_L_CHUNKS)
-			j = walker__end_err(w, th, 0, j);
+			wthread__end_err(w, th, 0);
+		th->end[1].err = -EAGAIN;
+		if (th->iv_recheck >= 0) {
+			th->recheck_err = walker__got(w, th->iv_recheck);
+			wthread__end_err(w, th, 1);
+		}
 	}
 	for (uint32_t i = 0; i < w->nhot; i++)
-		w->hdr_err[i] = w->iov[j++].err;
-	for (uint32_t i = 0; i < w->nthreads; i++) {
-		struct wthread *th = w->threads[i];
-		if (th->recheck_len) {
-			th->recheck_err = w->iov[j++].err;
-			j = walker__end_err(w, th, 1, j);
-		}
-	}
-	w->rt_gil_ok = w->iv_rt_gil >= 0 && !w->iov[w->iv_rt_gil].err &&
-		       !w->iov[w->iv_rt_gil + 1].err;
-	w->gc = -1;
-	if (w->iv_rt_gc >= 0 && !w->iov[w->iv_rt_gc].err)
-		w->gc = w->rt_collecting != 0;
-	for (uint32_t i = 0; i < w->ninterps; i++) {
-		struct winterp *wi = &w->interps[i];
-		int32_t v = wi->iv_gil;
-		if (wi->iv_gc >= 0 && !w->iov[wi->iv_gc].err &&
-		    (wi->collecting != 0) > w->gc)
-			w->gc = wi->collecting != 0;
-		wi->gil_ok = false;
-		if (v < 0 || w->iov[v].err)
-			continue;
-		if (wi->gil_now != wi->gil) {
-			/* Moved (or not known yet): the words read were not
-			 * the GIL's; use the new pointer from the next
-			 * sample on. */
-			wi->gil = wi->gil_now;
-			continue;
-		}
-		wi->gil_ok =
-			wi->gil && !w->iov[v + 1].err && !w->iov[v + 2].err;
-		/* Free-threaded with the GIL off: nobody holds it, and the
-		 * words are stale. */
-		if (wi->gil_ok && (w->l->flags & PY_L_GIL_SWITCH))
-			wi->gil_ok = !w->iov[v + 3].err && wi->enabled != 0;
-	}
+		w->hdr_err[i] = walker__got(w, w->iv_hot + (int32_t)i);
+	walker__collect_state(w);
 }

@@ -57,48 +57,84 @@ int walker__plan_state(struct py_walker *w)
 	bool gil = layout__has_gil(l);
 	int err = 0;
 
-	w->iv_rt_gil = w->iv_rt_gc = -1;
+	w->iv_rt_holder = w->iv_rt_locked = w->iv_rt_gc = -1;
 	if (gil && (l->flags & PY_L_GIL_IN_RUNTIME)) {
 		uint64_t g = w->t->runtime + l->rt_gil;
-		w->iv_rt_gil = (int32_t)w->niov;
-		err |= walker__iov(w, g + l->gil_holder, &w->rt_holder, 8);
-		err |= walker__iov(w, g + l->gil_locked, &w->rt_locked, 4);
+		err |= walker__ask(w, &w->iv_rt_holder, g + l->gil_holder,
+				   &w->rt_holder, 8);
+		err |= walker__ask(w, &w->iv_rt_locked, g + l->gil_locked,
+				   &w->rt_locked, 4);
 	}
-	if (l->gc_collecting && (l->flags & PY_L_GC_IN_RUNTIME)) {
-		w->iv_rt_gc = (int32_t)w->niov;
-		err |= walker__iov(w, w->t->runtime + l->gc_collecting,
+	if (l->gc_collecting && (l->flags & PY_L_GC_IN_RUNTIME))
+		err |= walker__ask(w, &w->iv_rt_gc,
+				   w->t->runtime + l->gc_collecting,
 				   &w->rt_collecting, 4);
-	}
 	for (uint32_t i = 0; i < w->ninterps; i++) {
 		struct winterp *wi = &w->interps[i];
-		wi->iv_gil = wi->iv_gc = -1;
+		wi->iv_gil = wi->iv_holder = wi->iv_locked = -1;
+		wi->iv_enabled = wi->iv_gc = -1;
 		if (gil && !(l->flags & PY_L_GIL_IN_RUNTIME)) {
-			wi->iv_gil = (int32_t)w->niov;
-			err |= walker__iov(w, wi->addr + l->is_gil,
+			err |= walker__ask(w, &wi->iv_gil, wi->addr + l->is_gil,
 					   &wi->gil_now, 8);
 			if (wi->gil) {
-				err |= walker__iov(w, wi->gil + l->gil_holder,
+				err |= walker__ask(w, &wi->iv_holder,
+						   wi->gil + l->gil_holder,
 						   &wi->holder, 8);
-				err |= walker__iov(w, wi->gil + l->gil_locked,
+				err |= walker__ask(w, &wi->iv_locked,
+						   wi->gil + l->gil_locked,
 						   &wi->locked, 4);
 			}
 			if (wi->gil && (l->flags & PY_L_GIL_SWITCH))
-				err |= walker__iov(w, wi->gil + l->gil_enabled,
+				err |= walker__ask(w, &wi->iv_enabled,
+						   wi->gil + l->gil_enabled,
 						   &wi->enabled, 4);
 		}
-		if (l->gc_collecting && !(l->flags & PY_L_GC_IN_RUNTIME)) {
-			wi->iv_gc = (int32_t)w->niov;
-			err |= walker__iov(w, wi->addr + l->gc_collecting,
+		if (l->gc_collecting && !(l->flags & PY_L_GC_IN_RUNTIME))
+			err |= walker__ask(w, &wi->iv_gc,
+					   wi->addr + l->gc_collecting,
 					   &wi->collecting, 4);
-		}
 	}
 	return err;
+}
+
+/* What the batch read of the GIL and GC words, checked. */
+void walker__collect_state(struct py_walker *w)
+{
+	w->rt_gil_ok = w->iv_rt_holder >= 0 &&
+		       !walker__got(w, w->iv_rt_holder) &&
+		       !walker__got(w, w->iv_rt_locked);
+	w->gc = -1;
+	if (w->iv_rt_gc >= 0 && !walker__got(w, w->iv_rt_gc))
+		w->gc = w->rt_collecting != 0;
+	for (uint32_t i = 0; i < w->ninterps; i++) {
+		struct winterp *wi = &w->interps[i];
+		if (wi->iv_gc >= 0 && !walker__got(w, wi->iv_gc) &&
+		    (wi->collecting != 0) > w->gc)
+			w->gc = wi->collecting != 0;
+		wi->gil_ok = false;
+		if (wi->iv_gil < 0 || walker__got(w, wi->iv_gil))
+			continue;
+		if (wi->gil_now != wi->gil) {
+			/* Moved (or not known yet): the words read were not
+			 * the GIL's; use the new pointer from the next
+			 * sample on. */
+			wi->gil = wi->gil_now;
+			continue;
+		}
+		wi->gil_ok = wi->gil && !walker__got(w, wi->iv_holder) &&
+			     !walker__got(w, wi->iv_locked);
+		/* Free-threaded with the GIL off: nobody holds it, and the
+		 * words are stale. */
+		if (wi->gil_ok && (w->l->flags & PY_L_GIL_SWITCH))
+			wi->gil_ok = !walker__got(w, wi->iv_enabled) &&
+				     wi->enabled != 0;
+	}
 }
 
 /* Whether the thread holds the GIL, as the batch read it: 1, 0, -1. */
 int8_t walker__gil(const struct py_walker *w, const struct wthread *th)
 {
-	if (w->iv_rt_gil >= 0) {
+	if (w->iv_rt_holder >= 0) {
 		if (!w->rt_gil_ok)
 			return -1;
 		return w->rt_locked && w->rt_holder == th->tstate;

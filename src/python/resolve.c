@@ -91,17 +91,20 @@ int walker__code_headers(struct py_walker *w, const struct py_sample *s)
 	}
 	if (w->nhdrs == first)
 		return 0;
-	w->niov = 0;
-	for (uint32_t h = first; h < w->nhdrs; h++)
-		if (walker__iov(w, w->hdr_addr[h],
+	/* One run of requests: header h is request h - first. */
+	mem_batch__reset(&w->batch);
+	for (uint32_t h = first; h < w->nhdrs; h++) {
+		int32_t iv;
+		if (walker__ask(w, &iv, w->hdr_addr[h],
 				w->hdrs + (size_t)h * l->co_size, l->co_size))
 			return -ENOMEM;
-	w->stats.code_reads += w->niov;
-	int err = mem__readv(&w->t->mem, w->iov, w->niov);
+	}
+	w->stats.code_reads += w->batch.n;
+	int err = mem_batch__read(&w->t->mem, &w->batch);
 	if (err)
 		return err;
-	for (uint32_t i = 0; i < w->niov; i++)
-		w->hdr_err[first + i] = w->iov[i].err;
+	for (uint32_t h = first; h < w->nhdrs; h++)
+		w->hdr_err[h] = walker__got(w, (int32_t)(h - first));
 	return 0;
 }
 

@@ -27,9 +27,9 @@ int walker__verify(struct py_walker *w, struct py_sample *s)
 		w->threads[i]->verify =
 			!s->threads[i].err && s->threads[i].depth;
 	for (int attempt = 0; attempt < 3; attempt++) {
-		uint32_t pending = 0, j = 0;
+		uint32_t pending = 0;
 
-		w->niov = 0;
+		mem_batch__reset(&w->batch);
 		for (uint32_t i = 0; i < s->nthreads; i++) {
 			struct py_thread *pt = &s->threads[i];
 			struct wthread *th = w->threads[i];
@@ -44,20 +44,25 @@ int walker__verify(struct py_walker *w, struct py_sample *s)
 				th->chk = b;
 				th->chk_cap = pt->depth;
 			}
-			int err = walker__iov(w, th->tstate + l->ts_frame,
+			/* One run of requests from iv_chk: the word, then
+			 * the frames. */
+			int err = walker__ask(w, &th->iv_chk,
+					      th->tstate + l->ts_frame,
 					      &th->chk_cur, 8);
-			for (uint32_t k = 0; k < pt->depth; k++)
-				err |= walker__iov(w, th->raw[k].addr,
+			for (uint32_t k = 0; k < pt->depth; k++) {
+				int32_t iv;
+				err |= walker__ask(w, &iv, th->raw[k].addr,
 						   th->chk + (size_t)k *
 								     l->fr_size,
 						   l->fr_size);
+			}
 			if (err)
 				return -ENOMEM;
 			pending++;
 		}
 		if (!pending)
 			return 0;
-		int err = mem__readv(&w->t->mem, w->iov, w->niov);
+		int err = mem_batch__read(&w->t->mem, &w->batch);
 		if (err)
 			return err;
 
@@ -66,7 +71,8 @@ int walker__verify(struct py_walker *w, struct py_sample *s)
 			struct wthread *th = w->threads[i];
 			if (!th->verify)
 				continue;
-			bool same = !w->iov[j].err &&
+			int32_t j = th->iv_chk;
+			bool same = !walker__got(w, j) &&
 				    th->chk_cur == th->raw[0].addr;
 			j++;
 			for (uint32_t k = 0; k < pt->depth; k++, j++) {
@@ -77,7 +83,7 @@ int walker__verify(struct py_walker *w, struct py_sample *s)
 
 				if (!same)
 					continue;
-				if (w->iov[j].err) {
+				if (walker__got(w, j)) {
 					same = false;
 					continue;
 				}

@@ -65,7 +65,7 @@ void py_walker__free(struct py_walker *w)
 	free(w->hdr_addr);
 	free(w->hdrs);
 	free(w->hdr_err);
-	free(w->iov);
+	mem_batch__free(&w->batch);
 	free(w->out);
 	py_codes__free(w->codes);
 	free(w);
@@ -327,7 +327,7 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 		w->gen++;
 		if ((err = walker__plan(w)))
 			return err;
-		if ((err = mem__readv(&w->t->mem, w->iov, w->niov)))
+		if ((err = mem_batch__read(&w->t->mem, &w->batch)))
 			return err;
 		walker__collect(w);
 		if (walker__list_ok(w))

@@ -51,6 +51,7 @@ struct chunk {
 	uint32_t cap;
 	uint8_t *buf;
 	int err;
+	int32_t iv; /* its request in the batch */
 	bool fresh; /* read on its own after the batch */
 };
 
@@ -87,7 +88,12 @@ struct wthread {
 	struct {
 		uint64_t chunk, top;
 		int err;
+		int32_t iv_chunk, iv_top;
 	} end[2];
+	/* This sample's requests in the batch, -1 none: the thread state,
+	 * the cframe, the tid, the first of the known frames, the newest
+	 * chunk's second copy, and the first of walker__verify's reads. */
+	int32_t iv_ts, iv_cf, iv_tid, iv_known, iv_recheck, iv_chk;
 	uint32_t nchunks;
 	uint32_t known_cap; /* the length of known, next and their buffers */
 	struct chunk chunks[MAX_CHUNKS]; /* newest first */
@@ -131,10 +137,11 @@ struct winterp {
 	uint32_t first, nthreads; /* its threads in w->threads */
 	/* 3.12+: where ceval.gil pointed at the last look, that pointer as
 	 * the batch read it, and the GIL's state; the gc state.  iv_*: the
-	 * batch's iovecs for them, -1 none. */
+	 * batch's requests for these and the list words, -1 none. */
 	uint64_t gil, gil_now, holder;
 	int32_t locked, enabled, collecting;
-	int32_t iv_gil, iv_gc;
+	int32_t iv_next, iv_head;
+	int32_t iv_gil, iv_holder, iv_locked, iv_enabled, iv_gc;
 	bool gil_ok;
 };
 
@@ -166,8 +173,9 @@ struct py_walker {
 	uint32_t gen;
 	struct seen seen[1u << SEEN_BITS];
 
-	uint32_t niov, cap_iov;
-	struct mem_iov *iov;
+	struct mem_batch batch;
+	int32_t iv_head; /* the runtime's interpreter list head */
+	int32_t iv_hot; /* the first of the hot headers' requests */
 
 	/* Offset of the kernel tid in struct pthread: -1 not looked for
 	 * yet, -2 not found (tids are then 0). */
@@ -176,7 +184,7 @@ struct py_walker {
 	/* 3.8-3.11: the one GIL, in _PyRuntime; 3.8: the gc state too. */
 	uint64_t rt_holder;
 	int32_t rt_locked, rt_collecting;
-	int32_t iv_rt_gil, iv_rt_gc;
+	int32_t iv_rt_holder, iv_rt_locked, iv_rt_gc;
 	int8_t rt_gil_ok, gc; /* as the last batch read them */
 
 	bool still; /* the threads are stopped while read (--blocking) */
@@ -205,7 +213,9 @@ struct tops {
 };
 
 /* batch.c */
-int walker__iov(struct py_walker *w, uint64_t addr, void *buf, size_t len);
+int walker__ask(struct py_walker *w, int32_t *iv, uint64_t addr, void *buf,
+		size_t len);
+int walker__got(const struct py_walker *w, int32_t iv);
 int walker__plan(struct py_walker *w);
 void walker__collect(struct py_walker *w);
 
@@ -225,6 +235,7 @@ int wthread__end(const struct wthread *th, int copy);
 /* gil.c */
 bool layout__has_gil(const struct py_layout *l);
 int walker__plan_state(struct py_walker *w);
+void walker__collect_state(struct py_walker *w);
 int8_t walker__gil(const struct py_walker *w, const struct wthread *th);
 
 /* resolve.c */
