@@ -29,10 +29,9 @@ struct py_code {
 	/* Free-threaded 3.14+: where thread-local copies 1..7 of the
 	 * bytecode start (0 = not read yet). */
 	uint64_t tlbc_base[8];
-	/* Small memo for the sampler: line -> its id in the trie. */
-	uint32_t nmemo;
-	int32_t memo_line[8];
-	uint32_t memo_id[8];
+	/* Names this entry among every entry of every cache of this
+	 * process, for as long as it runs: never 0, never reused. */
+	uint64_t serial;
 };
 
 struct py_codes;

@@ -24,6 +24,9 @@ struct py_codes {
 	uint64_t loads;
 };
 
+/* The last serial handed to an entry (struct py_code). */
+static uint64_t code_serial;
+
 static uint32_t addr__hash(uint64_t a)
 {
 	a ^= a >> 33;
@@ -314,6 +317,7 @@ static struct py_code *code__load(struct py_target *t, uint64_t addr,
 		return NULL;
 	}
 	e->addr = addr;
+	e->serial = __atomic_add_fetch(&code_serial, 1, __ATOMIC_RELAXED);
 	e->ident = pycode__ident(l, hdr);
 	e->firstlineno = py__i32(hdr, l->co_firstlineno);
 	e->framesize = pycode__framesize(l, hdr);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "psample/error.h"
+#include "psample/hash.h"
 #include "psample/pause.h"
 #include "psample/proc.h"
 #include "psample/sampler.h"
@@ -49,13 +50,32 @@ static int64_t clock__ns(clockid_t c)
 	return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
 }
 
-/* The trie id of a code object at a line, memoised in the code entry. */
-static int frame__id(struct trie *trie, struct py_code *c, int32_t line,
-		     uint32_t *id)
+/*
+ * Trie ids of (code entry, line) pairs already interned this run: a
+ * direct-mapped table by the entry's serial, which no other entry of any
+ * process's cache ever has.  A miss interns the frame again, and the
+ * trie hands back the id it gave it before.
+ */
+#define IDMEMO_BITS 12
+
+struct idmemo {
+	uint64_t serial; /* 0: empty */
+	int32_t line;
+	uint32_t id;
+};
+
+/* The trie id of a code object at a line; memo may be NULL. */
+static int frame__id(struct trie *trie, struct idmemo *memo,
+		     const struct py_code *c, int32_t line, uint32_t *id)
 {
-	for (uint32_t i = 0; i < c->nmemo; i++) {
-		if (c->memo_line[i] == line) {
-			*id = c->memo_id[i];
+	struct idmemo *m = NULL;
+
+	if (memo) {
+		uint64_t h = hash__mix64(c->serial ^
+					 ((uint64_t)(uint32_t)line << 40));
+		m = &memo[h & ((1u << IDMEMO_BITS) - 1)];
+		if (m->serial == c->serial && m->line == line) {
+			*id = m->id;
 			return 0;
 		}
 	}
@@ -70,10 +90,9 @@ static int frame__id(struct trie *trie, struct py_code *c, int32_t line,
 	int err = trie__intern(trie, &f, id);
 	if (err)
 		return err;
-	/* Keep the most recent lines; a hot function has few of them. */
-	uint32_t slot = c->nmemo < 8 ? c->nmemo++ : (uint32_t)line & 7;
-	c->memo_line[slot] = line;
-	c->memo_id[slot] = *id;
+	if (m)
+		*m = (struct idmemo){
+			.serial = c->serial, .line = line, .id = *id};
 	return 0;
 }
 
@@ -96,7 +115,7 @@ static int node__special(struct trie *trie, uint32_t *node, const char *label)
  * A thread's stack under its process root (proc, or NO_FRAME) and thread
  * root, with an optional synthetic leaf (<GC>, <idle>), counted n times.
  */
-static int stack__add(struct trie *trie, uint32_t proc,
+static int stack__add(struct trie *trie, struct idmemo *memo, uint32_t proc,
 		      const struct py_thread *th, const char *thread_name,
 		      const char *leaf, uint64_t n)
 {
@@ -117,7 +136,7 @@ static int stack__add(struct trie *trie, uint32_t proc,
 		return err;
 	for (uint32_t k = th->depth; k-- > 0;) {
 		const struct py_frame *f = &th->frames[k];
-		if ((err = frame__id(trie, f->code, f->line, &id)) ||
+		if ((err = frame__id(trie, memo, f->code, f->line, &id)) ||
 		    (err = node__push(trie, &node, id)))
 			return err;
 	}
@@ -130,7 +149,7 @@ static int stack__add(struct trie *trie, uint32_t proc,
 int sampler__add_stack(struct trie *trie, const struct py_thread *th,
 		       const char *thread_name)
 {
-	return stack__add(trie, NO_FRAME, th, thread_name, NULL, 1);
+	return stack__add(trie, NULL, NO_FRAME, th, thread_name, NULL, 1);
 }
 
 /*
@@ -270,6 +289,7 @@ struct sampler {
 	const struct sampler_opts *o;
 	struct sampler_stats *st;
 	struct trie *trie;
+	struct idmemo *memo; /* 1 << IDMEMO_BITS */
 	struct family *fam;
 	uint64_t tick;
 	bool need_state;
@@ -395,8 +415,8 @@ static int sampler__memory(struct sampler *s, struct member *m,
 	const struct py_thread *th = &smp->threads[pick];
 	struct tident *e =
 		th->tid ? tidmap__get(ms, m->pid, th->tid, s->tick) : NULL;
-	int err = stack__add(s->trie, ms->proc_frame, th, tident__name(e, th),
-			     NULL, (uint64_t)delta);
+	int err = stack__add(s->trie, s->memo, ms->proc_frame, th,
+			     tident__name(e, th), NULL, (uint64_t)delta);
 	if (!err) {
 		s->st->stacks++;
 		s->st->mem_bytes += delta;
@@ -495,7 +515,7 @@ static int sampler__threads(struct sampler *s, struct member *m,
 			leaf = "<idle>";
 			st->idle++;
 		}
-		if ((err = stack__add(s->trie, ms->proc_frame, th,
+		if ((err = stack__add(s->trie, s->memo, ms->proc_frame, th,
 				      tident__name(e, th), leaf, 1)))
 			break;
 		st->stacks++;
@@ -698,9 +718,14 @@ int sampler__run(struct py_target *t, struct trie *trie,
 		mean = 1000;
 	s.need_state = o->mode == SAMPLER_CPU || o->mode == SAMPLER_MEMORY ||
 		       o->idle || o->thread_states;
+	s.memo = calloc(1u << IDMEMO_BITS, sizeof(*s.memo));
+	if (!s.memo)
+		return -ENOMEM;
 	if ((err = family__new(t->pid, t, o->subprocesses, member__release, &s,
-			       &s.fam)))
+			       &s.fam))) {
+		free(s.memo);
 		return err;
+	}
 	const char *log = getenv("PSAMPLE_CHILD_LOG");
 	if (log && *log)
 		s.child_log = fopen(log, "ae");
@@ -814,5 +839,6 @@ out:;
 	if (s.child_log)
 		fclose(s.child_log);
 	free(s.state);
+	free(s.memo);
 	return err;
 }
