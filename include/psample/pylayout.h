@@ -219,6 +219,64 @@ static inline bool pyframe__is_shim(const struct py_layout *l,
 }
 
 /*
+ * The frame rules: what a frame's bytes and place say about it, from
+ * bytes already read.  Both backends walk by these.
+ */
+
+/* Whether the frame's owner can be that of a frame in a thread's chain
+ * (larger owners are corrupt). */
+static inline bool pyframe__owner_ok(const struct py_layout *l,
+				     const struct py_rawframe *f)
+{
+	return !(l->flags & PY_L_OWNER) || f->owner <= l->owner_max;
+}
+
+/* 3.11: whether the frame (its fr_size bytes in buf) starts an eval loop
+ * entered from C (is_entry); its caller called through C. */
+static inline bool pyframe__is_entry(const struct py_layout *l,
+				     const uint8_t *buf)
+{
+	return l->fr_is_entry && buf[l->fr_is_entry];
+}
+
+/* PY_L_RUN_MARK: whether the frame in buf was running when it was read.
+ * Its stacktop is -1 only then; a frame that has called or returned
+ * holds its stack depth there. */
+static inline bool pyframe__runs(const struct py_layout *l, const uint8_t *buf)
+{
+	return py__i32(buf, l->fr_stacktop) == -1;
+}
+
+/*
+ * PY_L_RUN_MARK: whether a frame without the mark is inside a call, given
+ * its code's co_nlocalsplus (-1 unknown).  A frame saves its stack depth
+ * when it calls, and values of the call's own line are still on its
+ * stack (s += f(x): s is).  A frame being pushed, or one that has
+ * returned, holds its locals' count (an empty stack), and so does a
+ * caller of a bare f(): false then, it cannot be told.
+ */
+static inline bool pyframe__in_call(const struct py_layout *l,
+				    const uint8_t *buf, int32_t nlocalsplus)
+{
+	return nlocalsplus >= 0 && py__i32(buf, l->fr_stacktop) > nlocalsplus;
+}
+
+/* A callee is pushed on the data stack where its caller's frame (size
+ * bytes, pycode__framesize) ends. */
+static inline bool pyframe__callee_at(uint64_t caller, uint64_t size,
+				      uint64_t callee)
+{
+	return caller + size == callee;
+}
+
+/* Within one data-stack chunk a caller lies below its callee: a chain
+ * that goes up is a cycle or a torn copy. */
+static inline bool pyframe__caller_below(uint64_t callee, uint64_t caller)
+{
+	return caller < callee;
+}
+
+/*
  * The instruction index (code units) of a frame running code at address
  * code with nunits code units; -1 when the frame has not started, -2 when
  * the position is out of range (a torn read or a bad layout).

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "psample/pysymbols.h"
+#include "psample/rawstack.h"
 #include "psample/pytarget.h"
 
 #define PY_MAX_DEPTH 2048 /* frames kept per stack; deeper ones truncate */
@@ -25,6 +26,7 @@
 
 struct py_frame {
 	struct py_code *code;
+	uint64_t addr; /* the frame's own address */
 	int32_t lasti; /* code units; -1 not started */
 	int32_t line; /* decoded from the line table; -1 unknown */
 };
@@ -39,6 +41,9 @@ struct py_thread {
 	bool truncated; /* deeper than PY_MAX_DEPTH */
 	uint32_t depth;
 	struct py_frame *frames; /* innermost first */
+	/* The stack as walked, before naming: Python frames and the shims
+	 * between them (rawstack.h). */
+	const struct py_rawstack *raw;
 	/* threading.Thread.name, NULL if unknown (not a threading thread,
 	 * or not read yet).  Cached by the walker; valid until the next
 	 * sample. */

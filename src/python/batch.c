@@ -51,10 +51,9 @@ static int walker__end(struct py_walker *w, struct wthread *th, int copy)
 int walker__plan(struct py_walker *w)
 {
 	const struct py_layout *l = w->l;
-	int err = 0;
+	int err = 0, err2;
 
 	mem_batch__reset(&w->batch);
-	w->nhdrs = 0;
 	err |= walker__ask(w, &w->iv_head, w->t->runtime + l->rt_interp_head,
 			   &w->rt_head, 8);
 	for (uint32_t i = 0; i < w->ninterps; i++) {
@@ -102,23 +101,9 @@ int walker__plan(struct py_walker *w)
 		if (l->flags & PY_L_CHUNKS)
 			err |= walker__end(w, th, 0);
 	}
-	/* The hot set's headers take slots 0.. of the code table, in one
-	 * run of requests: iv_hot is the first's index. */
-	w->iv_hot = -1;
-	for (uint32_t i = 0; i < w->nhot; i++) {
-		int32_t iv;
-		int h = walker__hdr(w, w->hot[i]);
-		if (h < 0)
-			return h;
-		struct seen *s = walker__seen(w, w->hot[i]);
-		if (s)
-			s->hdr = h;
-		err |= walker__ask(w, &iv, w->hot[i],
-				   w->hdrs + (size_t)h * l->co_size,
-				   l->co_size);
-		if (i == 0)
-			w->iv_hot = iv;
-	}
+	/* The last sample's code headers, read while the stacks are. */
+	if ((err2 = py_resolver__plan(w->res, &w->batch)))
+		return err2;
 	/* Then the newest chunk again, to notice frames that were being
 	 * replaced while it was copied (a return and a call landing in the
 	 * same slot leave the current-frame word unchanged). */
@@ -191,7 +176,6 @@ void walker__collect(struct py_walker *w)
 			wthread__end_err(w, th, 1);
 		}
 	}
-	for (uint32_t i = 0; i < w->nhot; i++)
-		w->hdr_err[i] = walker__got(w, w->iv_hot + (int32_t)i);
+	py_resolver__collect(w->res, &w->batch);
 	walker__collect_state(w);
 }

@@ -11,54 +11,18 @@
 #include "walker_priv.h"
 
 /*
- * The bytes a frame of code takes on the data stack: from the header the
- * batch read (the code was in the last sample), else from the code cache
- * (a code object seen before, maybe freed since: a wrong size only makes
- * the callee looked for there fail to link back); 0 if not known.
- */
-static uint64_t walker__framesize(const struct py_walker *w, uint64_t code)
-{
-	const struct seen *s = walker__seen_slot(w, code);
-
-	if (s && s->gen == w->gen && s->hdr >= 0 && !w->hdr_err[s->hdr])
-		return pycode__framesize(w->l, w->hdrs + (size_t)s->hdr *
-								 w->l->co_size);
-	const struct py_code *c = py_codes__peek(w->codes, code);
-	return c ? c->framesize : 0;
-}
-
-static bool frame__runs(const struct py_layout *l, const uint8_t *buf)
-{
-	return py__i32(buf, l->fr_stacktop) == -1;
-}
-
-/*
- * Whether a frame without the mark is inside a call, by the copy alone:
- * a frame saves its stack depth there when it calls, and values of the
- * call's own line are still on its stack (s += f(x): s is).  A frame
- * being pushed, or one that has returned, holds its locals' count (an
- * empty stack), and so does a caller of a bare f(): false then, it
- * cannot be told.
+ * Whether a frame without the mark is inside a call, by the copy alone
+ * (pyframe__in_call).  Stopped (--blocking), the top read after the copy
+ * is exact: it alone decides, and it is right in the one case this is
+ * not, a caller just returned to (its depth plus the value returned).
  */
 static bool walker__in_call(const struct py_walker *w, uint64_t code,
 			    const uint8_t *buf)
 {
-	const struct seen *s = walker__seen_slot(w, code);
-	int32_t n = -1;
-
-	/* Stopped (--blocking), the top read after the copy is exact: it
-	 * alone decides, and it is right in the one case this is not, a
-	 * caller just returned to (its depth plus the value returned). */
 	if (w->still)
 		return false;
-	if (s && s->gen == w->gen && s->hdr >= 0 && !w->hdr_err[s->hdr]) {
-		n = pycode__nlocalsplus(w->l, w->hdrs + (size_t)s->hdr *
-								w->l->co_size);
-	} else {
-		const struct py_code *c = py_codes__peek(w->codes, code);
-		n = c ? c->nlocalsplus : -1;
-	}
-	return n >= 0 && py__i32(buf, w->l->fr_stacktop) > n;
+	return pyframe__in_call(w->l, buf,
+				py_resolver__nlocalsplus(w->res, code));
 }
 
 static struct tops tops__of(uint64_t before, uint64_t after)
@@ -110,7 +74,7 @@ static uint64_t wthread__lowest_mark(const struct py_walker *w,
 	struct py_rawframe rf;
 
 	for (uint32_t steps = 0; fb && steps < PY_MAX_DEPTH; steps++) {
-		if (l->fr_is_entry && fb[l->fr_is_entry])
+		if (pyframe__is_entry(l, fb))
 			break;
 		pyframe__decode(l, fb, &rf);
 		if (!rf.back)
@@ -118,9 +82,9 @@ static uint64_t wthread__lowest_mark(const struct py_walker *w,
 		const uint8_t *bb =
 			wthread__frame_bytes(w, th, rf.back, &nk, false);
 		/* Callers lie below their callees in a chunk. */
-		if (!bb || (nk == ck && rf.back >= f))
+		if (!bb || (nk == ck && !pyframe__caller_below(f, rf.back)))
 			break;
-		if (frame__runs(l, bb))
+		if (pyframe__runs(l, bb))
 			low = rf.back;
 		f = rf.back;
 		fb = bb;
@@ -180,7 +144,7 @@ uint64_t wthread__running(const struct py_walker *w, const struct wthread *th,
 	*marked = false;
 	if (!buf)
 		return 0;
-	if (frame__runs(l, buf)) {
+	if (pyframe__runs(l, buf)) {
 		*marked = true;
 		return wthread__lowest_mark(w, th, cur);
 	}
@@ -191,7 +155,7 @@ uint64_t wthread__running(const struct py_walker *w, const struct wthread *th,
 	const uint8_t *fb = buf;
 	pyframe__decode(l, buf, &rf);
 	for (uint32_t steps = 0; steps < PY_MAX_DEPTH; steps++) {
-		uint64_t size = walker__framesize(w, rf.code);
+		uint64_t size = py_resolver__framesize(w->res, rf.code);
 		if (!size || f + size < f)
 			break;
 		const uint8_t *nb =
@@ -201,7 +165,7 @@ uint64_t wthread__running(const struct py_walker *w, const struct wthread *th,
 		pyframe__decode(l, nb, &nf);
 		if (nf.back != f || !nf.code)
 			break;
-		if (frame__runs(l, nb)) {
+		if (pyframe__runs(l, nb)) {
 			*marked = true;
 			return wthread__lowest_mark(w, th, f + size);
 		}
@@ -247,9 +211,9 @@ uint64_t wthread__running(const struct py_walker *w, const struct wthread *th,
 			return live ? live : RUN_MIDCALL;
 		}
 		/* Callers lie below their callees in a chunk. */
-		if (nk == ck && rf.back >= f)
+		if (nk == ck && !pyframe__caller_below(f, rf.back))
 			return 0;
-		if (frame__runs(l, fb)) {
+		if (pyframe__runs(l, fb)) {
 			*marked = true;
 			return wthread__lowest_mark(w, th, rf.back);
 		}
@@ -284,7 +248,7 @@ bool wthread__callee_live(const struct py_walker *w, const struct wthread *th,
 	if (!buf)
 		return false;
 	pyframe__decode(w->l, buf, &rf);
-	uint64_t size = walker__framesize(w, rf.code);
+	uint64_t size = py_resolver__framesize(w->res, rf.code);
 	if (!size || f + size < f)
 		return false;
 	const uint8_t *nb = wthread__frame_bytes(w, th, f + size, &nk, false);

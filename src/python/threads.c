@@ -17,7 +17,7 @@ void wthread__free(struct wthread *th)
 		return;
 	for (uint32_t i = 0; i < MAX_CHUNKS; i++)
 		free(th->chunks[i].buf);
-	free(th->raw);
+	free(th->stack.frames);
 	free(th->frames);
 	free(th->recheck);
 	free(th->known);
@@ -34,9 +34,8 @@ static struct wthread *wthread__new(const struct py_layout *l, uint64_t tstate)
 	if (!th)
 		return NULL;
 	th->tstate = tstate;
-	th->raw = calloc(PY_MAX_DEPTH, sizeof(*th->raw));
 	th->frames = calloc(PY_MAX_DEPTH, sizeof(*th->frames));
-	if (!th->raw || !th->frames) {
+	if (!th->frames) {
 		wthread__free(th);
 		return NULL;
 	}
@@ -296,11 +295,11 @@ void walker__name(struct py_walker *w, struct wthread *th, struct py_thread *pt,
 	if (same && now - th->name_at < NAME_REFRESH_NS)
 		goto out;
 	/* Outermost frames only: a deeper _bootstrap is not a thread's. */
-	for (uint32_t m = 0; m < 2 && m < pt->depth && !pt->err &&
-			     !pt->truncated && m < th->raw_depth;
-	     m++) {
-		if (code__is_bootstrap(pt->frames[pt->depth - 1 - m].code))
-			boot = th->raw[th->raw_depth - 1 - m].addr;
+	for (uint32_t m = 0;
+	     m < 2 && m < pt->depth && !pt->err && !pt->truncated; m++) {
+		const struct py_frame *fr = &pt->frames[pt->depth - 1 - m];
+		if (code__is_bootstrap(fr->code))
+			boot = fr->addr;
 	}
 	if (!boot) {
 		if (same)

@@ -19,39 +19,39 @@
  * runs on, so only its code and caller must hold).  A stack that moved is
  * walked again reading each frame afresh, twice at most.
  */
-int walker__verify(struct py_walker *w, struct py_sample *s)
+int walker__verify(struct py_walker *w)
 {
 	const struct py_layout *l = w->l;
 
-	for (uint32_t i = 0; i < s->nthreads; i++)
-		w->threads[i]->verify =
-			!s->threads[i].err && s->threads[i].depth;
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		struct wthread *th = w->threads[i];
+		th->verify = !th->stack.err && th->stack.depth;
+	}
 	for (int attempt = 0; attempt < 3; attempt++) {
 		uint32_t pending = 0;
 
 		mem_batch__reset(&w->batch);
-		for (uint32_t i = 0; i < s->nthreads; i++) {
-			struct py_thread *pt = &s->threads[i];
+		for (uint32_t i = 0; i < w->nthreads; i++) {
 			struct wthread *th = w->threads[i];
+			const struct py_rawstack *s = &th->stack;
 			if (!th->verify)
 				continue;
-			if (th->chk_cap < pt->depth) {
-				uint8_t *b =
-					realloc(th->chk,
-						(size_t)pt->depth * l->fr_size);
+			if (th->chk_cap < s->depth) {
+				uint8_t *b = realloc(
+					th->chk, (size_t)s->depth * l->fr_size);
 				if (!b)
 					return -ENOMEM;
 				th->chk = b;
-				th->chk_cap = pt->depth;
+				th->chk_cap = s->depth;
 			}
 			/* One run of requests from iv_chk: the word, then
 			 * the frames. */
 			int err = walker__ask(w, &th->iv_chk,
 					      th->tstate + l->ts_frame,
 					      &th->chk_cur, 8);
-			for (uint32_t k = 0; k < pt->depth; k++) {
+			for (uint32_t k = 0; k < s->depth; k++) {
 				int32_t iv;
-				err |= walker__ask(w, &iv, th->raw[k].addr,
+				err |= walker__ask(w, &iv, s->frames[k].addr,
 						   th->chk + (size_t)k *
 								     l->fr_size,
 						   l->fr_size);
@@ -66,20 +66,21 @@ int walker__verify(struct py_walker *w, struct py_sample *s)
 		if (err)
 			return err;
 
-		for (uint32_t i = 0; i < s->nthreads; i++) {
-			struct py_thread *pt = &s->threads[i];
+		for (uint32_t i = 0; i < w->nthreads; i++) {
 			struct wthread *th = w->threads[i];
+			struct py_rawstack *s = &th->stack;
 			if (!th->verify)
 				continue;
 			int32_t j = th->iv_chk;
 			bool same = !walker__got(w, j) &&
-				    th->chk_cur == th->raw[0].addr;
+				    th->chk_cur == s->frames[0].addr;
 			j++;
-			for (uint32_t k = 0; k < pt->depth; k++, j++) {
-				const struct rawf *r = &th->raw[k];
+			for (uint32_t k = 0; k < s->depth; k++, j++) {
+				const struct py_rawentry *r = &s->frames[k];
 				struct py_rawframe rf;
-				bool last = k + 1 == pt->depth;
-				uint64_t back = last ? 0 : th->raw[k + 1].addr;
+				bool last = k + 1 == s->depth;
+				uint64_t back =
+					last ? 0 : s->frames[k + 1].addr;
 
 				if (!same)
 					continue;
@@ -92,7 +93,7 @@ int walker__verify(struct py_walker *w, struct py_sample *s)
 					&rf);
 				same = rf.code == r->code &&
 				       (rf.back == back ||
-					(last && pt->truncated)) &&
+					(last && s->truncated)) &&
 				       (k == 0 || rf.pos == r->pos);
 			}
 			if (same) {
@@ -101,15 +102,15 @@ int walker__verify(struct py_walker *w, struct py_sample *s)
 			}
 			w->stats.torn++;
 			if (attempt == 2) {
-				pt->err = -PS_ECORRUPT;
-				pt->depth = 0;
+				s->err = -PS_ECORRUPT;
+				s->depth = 0;
 				th->verify = false;
 				continue;
 			}
 			/* Walk again, reading every frame afresh. */
 			th->nknown = 0;
-			wthread__walk(w, th, pt);
-			th->verify = !pt->err && pt->depth;
+			wthread__walk(w, th);
+			th->verify = !s->err && s->depth;
 		}
 	}
 	return 0;

@@ -46,10 +46,10 @@ int py_walker__new(struct py_target *t, struct py_walker **out)
 		free(w);
 		return -PS_EBADLAYOUT;
 	}
-	w->codes = py_codes__new();
-	if (!w->codes) {
+	int err = py_resolver__new(t, &w->res);
+	if (err) {
 		free(w);
-		return -ENOMEM;
+		return err;
 	}
 	*out = w;
 	return 0;
@@ -62,12 +62,10 @@ void py_walker__free(struct py_walker *w)
 	for (uint32_t i = 0; i < w->nthreads; i++)
 		wthread__free(w->threads[i]);
 	free(w->threads);
-	free(w->hdr_addr);
-	free(w->hdrs);
-	free(w->hdr_err);
 	mem_batch__free(&w->batch);
 	free(w->out);
-	py_codes__free(w->codes);
+	free(w->stacks);
+	py_resolver__free(w->res);
 	free(w);
 }
 
@@ -81,17 +79,38 @@ const struct py_walker_stats *py_walker__stats(const struct py_walker *w)
 	return &w->stats;
 }
 
+/* Append e to the thread's raw stack: 0 or -ENOMEM. */
+static int wthread__push(struct wthread *th, const struct py_rawentry *e)
+{
+	struct py_rawstack *s = &th->stack;
+
+	if (s->depth == s->cap) {
+		uint32_t cap = s->cap ? s->cap * 2 : 64;
+		if (cap > PY_RAW_MAX_DEPTH || s->cap >= PY_RAW_MAX_DEPTH)
+			cap = PY_RAW_MAX_DEPTH;
+		if (s->depth >= cap)
+			return -E2BIG;
+		struct py_rawentry *v = realloc(s->frames, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->frames = v;
+		s->cap = cap;
+	}
+	s->frames[s->depth++] = *e;
+	return 0;
+}
+
 /*
  * Walk the frames from cur down, in the copies.  With second, frames in
  * the newest chunk come from its second copy and are not compared;
  * otherwise -EAGAIN says that a frame changed between the two copies.
  */
 static int wthread__frames(struct py_walker *w, struct wthread *th,
-			   struct py_thread *out, uint64_t cur, uint64_t top,
-			   bool second)
+			   uint64_t cur, uint64_t top, bool second)
 {
 	const struct py_layout *l = w->l;
 	struct mem *m = &w->t->mem;
+	struct py_rawstack *out = &th->stack;
 	int err;
 
 	out->depth = 0;
@@ -99,10 +118,10 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 	out->err = 0;
 	uint64_t f = cur;
 	uint32_t steps = 0, chunk = 0, prev_chunk = UINT32_MAX;
+	uint32_t ncode = 0; /* Python frames in out */
 	uint64_t prev_f = 0;
 	/* Until a frame that was live at the end of the batch is seen,
 	 * frames that had returned by then are dropped. */
-	bool skipped = false;
 	int end = (l->flags & PY_L_CHUNKS) ? wthread__end(th, second) : -1;
 	uint64_t end_top = th->end[second].top;
 	bool live = end < 0;
@@ -158,7 +177,7 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 		if (l->flags & PY_L_CHUNKS)
 			buf = wthread__frame_bytes(w, th, f, &chunk, second);
 		if (!buf && th->known) {
-			chunk = UINT32_MAX;
+			chunk = PY_RAW_NO_CHUNK;
 			buf = wthread__known(w, th, f, &kc);
 			if (th->nnext < th->known_cap)
 				th->next[th->nnext++] = f;
@@ -167,7 +186,7 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 			/* A generator's frame, or a frame object new since
 			 * the last walk. */
 			w->stats.stray_frames++;
-			chunk = UINT32_MAX;
+			chunk = PY_RAW_NO_CHUNK;
 			if ((err = mem__read(m, f, w->scratch, l->fr_size))) {
 				out->err = err;
 				return 0;
@@ -190,13 +209,14 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 		}
 		/* Within one chunk, callers sit below their callees: a walk
 		 * that goes up is a cycle or a torn copy. */
-		if (chunk != UINT32_MAX && chunk == prev_chunk && f >= prev_f) {
+		if (chunk != PY_RAW_NO_CHUNK && chunk == prev_chunk &&
+		    !pyframe__caller_below(prev_f, f)) {
 			w->stats.bad_frames++;
 			out->err = -PS_ECORRUPT;
 			return 0;
 		}
 		bool dead = false;
-		if (!live && chunk != UINT32_MAX) {
+		if (!live && chunk != PY_RAW_NO_CHUNK) {
 			dead = (int)chunk < end ||
 			       ((int)chunk == end && f >= end_top);
 			live = !dead;
@@ -205,7 +225,7 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 		    !wthread__stable(w, th, f))
 			return -EAGAIN;
 		pyframe__decode(l, buf, &rf);
-		if ((l->flags & PY_L_OWNER) && rf.owner > l->owner_max) {
+		if (!pyframe__owner_ok(l, &rf)) {
 			w->stats.bad_frames++;
 			out->err = -PS_ECORRUPT;
 			return 0;
@@ -217,44 +237,51 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 			/* Returned while being copied: it and anything
 			 * collected above it are gone. */
 			w->stats.returned++;
-			out->depth = 0;
-			skipped = false;
+			out->depth = ncode = 0;
 			continue;
 		}
-		if (pyframe__is_shim(l, &rf) || !rf.code) {
-			skipped = true;
-			continue;
-		}
-		if (out->depth == PY_MAX_DEPTH) {
+		uint32_t marks = 0;
+		if (pyframe__is_shim(l, &rf))
+			marks = PY_RAW_SHIM;
+		else if (!rf.code)
+			marks = PY_RAW_NOCODE;
+		else if (pyframe__is_entry(l, buf))
+			marks = PY_RAW_ENTRY;
+		if (!(marks & (PY_RAW_SHIM | PY_RAW_NOCODE)) &&
+		    ncode++ == PY_MAX_DEPTH) {
 			out->truncated = true;
 			return 0;
 		}
-		th->raw[out->depth] = (struct rawf){.code = rf.code,
-						    .pos = rf.pos,
-						    .addr = prev_f,
-						    .chunk = chunk,
-						    .tlbc = rf.tlbc,
-						    .after_skip = skipped};
-		skipped = false;
-		out->depth++;
+		if ((marks & PY_RAW_SHIM) && out->depth &&
+		    py_rawentry__is_code(&out->frames[out->depth - 1]))
+			out->frames[out->depth - 1].marks |= PY_RAW_ENTRY;
+		if ((err = wthread__push(
+			     th, &(struct py_rawentry){.code = rf.code,
+						       .pos = rf.pos,
+						       .addr = prev_f,
+						       .tlbc = rf.tlbc,
+						       .chunk = chunk,
+						       .marks = marks}))) {
+			out->err = err;
+			return 0;
+		}
 	}
 	if (f)
 		out->truncated = true;
 	return 0;
 }
 
-void wthread__walk(struct py_walker *w, struct wthread *th,
-		   struct py_thread *out)
+void wthread__walk(struct py_walker *w, struct wthread *th)
 {
 	const struct py_layout *l = w->l;
 	struct mem *m = &w->t->mem;
+	struct py_rawstack *out = &th->stack;
 	uint64_t cur, top = 0;
 	int err;
 
 	out->depth = 0;
 	out->truncated = false;
 	out->err = 0;
-	out->frames = th->frames;
 	uint64_t hint = th->hint;
 	th->hint = 0;
 	th->hinted = false;
@@ -301,9 +328,9 @@ void wthread__walk(struct py_walker *w, struct wthread *th,
 	/* The first copy of the newest chunk, unless a frame in it was
 	 * replaced before the second copy: then the second, which is the
 	 * more recent and is followed at once by the end-of-batch top. */
-	if (wthread__frames(w, th, out, cur, top, false) == -EAGAIN) {
+	if (wthread__frames(w, th, cur, top, false) == -EAGAIN) {
 		w->stats.recopied++;
-		wthread__frames(w, th, out, cur, top, true);
+		wthread__frames(w, th, cur, top, true);
 	}
 	if (th->known) {
 		uint64_t *v = th->known;
@@ -313,18 +340,66 @@ void wthread__walk(struct py_walker *w, struct wthread *th,
 	}
 }
 
+/* The thread's identity as this sample read it; its kernel tid. */
+static void wthread__identify(struct py_walker *w, struct wthread *th,
+			      struct py_thread *pt)
+{
+	pt->tstate = th->tstate;
+	pt->interp_index = th->interp_index;
+	pt->interp = w->interps[th->interp_index].addr;
+	pt->thread_id = py__u64(th->ts, w->l->ts_thread_id);
+	pt->name = NULL;
+	pt->gil = walker__gil(w, th);
+	if (w->l->flags & PY_L_NATIVE_TID) {
+		pt->tid = (pid_t)py__u64(th->ts, w->l->ts_native_tid);
+		return;
+	}
+	/* Only if read from this thread_id's struct. */
+	bool ok = w->tid_off >= 0 && !th->tid_err &&
+		  th->tid_from == pt->thread_id && th->tid > 0;
+	if (!ok && w->tid_off >= 0 && pt->thread_id) {
+		/* A new thread (3.8 sets thread_id from the thread itself
+		 * once it runs): read it now. */
+		th->tid_err = mem__read(&w->t->mem,
+					pt->thread_id + (uint32_t)w->tid_off,
+					&th->tid, sizeof(th->tid));
+		ok = !th->tid_err && th->tid > 0;
+	}
+	pt->tid = ok ? (pid_t)th->tid : 0;
+	th->tid_from = pt->thread_id;
+}
+
+/* The thread's raw stack named by the resolver. */
+static void wthread__resolve(struct py_walker *w, struct wthread *th,
+			     struct py_thread *pt)
+{
+	uint32_t depth, dropped;
+	int err = py_resolver__stack(w->res, &th->stack, th->frames, &depth,
+				     &dropped);
+
+	pt->raw = &th->stack;
+	pt->frames = th->frames;
+	pt->truncated = th->stack.truncated;
+	pt->err = th->stack.err;
+	if (err) {
+		w->stats.bad_frames++;
+		pt->err = err;
+	}
+	w->stats.returned += dropped;
+	pt->depth = depth;
+}
+
 int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 {
 	int err;
 
 	*out = NULL;
-	py_codes__trim(w->codes);
+	py_resolver__trim(w->res);
 	if (!w->listed && (err = walker__relist(w)))
 		return err;
 	if (w->tid_off == -1 && w->nthreads)
 		walker__find_tid_off(w);
 	for (int attempt = 0;; attempt++) {
-		w->gen++;
 		if ((err = walker__plan(w)))
 			return err;
 		if ((err = mem_batch__read(&w->t->mem, &w->batch)))
@@ -340,50 +415,35 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 	if (w->nthreads == 0)
 		return -PS_ENOTREADY;
 
-	if (w->nthreads > w->sample.nthreads || !w->out) {
+	if (w->nthreads > w->cap_out || !w->out) {
 		struct py_thread *v = realloc(w->out, w->nthreads * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		w->out = v;
+		const struct py_rawstack **s =
+			realloc(w->stacks, w->nthreads * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		w->stacks = s;
+		w->cap_out = w->nthreads;
 	}
 	w->sample.threads = w->out;
 	w->sample.nthreads = w->nthreads;
 	w->sample.gc = w->gc;
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
-		struct py_thread *pt = &w->out[i];
-		pt->tstate = th->tstate;
-		pt->interp_index = th->interp_index;
-		pt->interp = w->interps[th->interp_index].addr;
-		pt->thread_id = py__u64(th->ts, w->l->ts_thread_id);
-		pt->name = NULL;
-		pt->gil = walker__gil(w, th);
-		if (w->l->flags & PY_L_NATIVE_TID) {
-			pt->tid = (pid_t)py__u64(th->ts, w->l->ts_native_tid);
-		} else {
-			/* Only if read from this thread_id's struct. */
-			bool ok = w->tid_off >= 0 && !th->tid_err &&
-				  th->tid_from == pt->thread_id && th->tid > 0;
-			if (!ok && w->tid_off >= 0 && pt->thread_id) {
-				/* A new thread (3.8 sets thread_id from the
-				 * thread itself once it runs): read it now. */
-				th->tid_err = mem__read(
-					&w->t->mem,
-					pt->thread_id + (uint32_t)w->tid_off,
-					&th->tid, sizeof(th->tid));
-				ok = !th->tid_err && th->tid > 0;
-			}
-			pt->tid = ok ? (pid_t)th->tid : 0;
-			th->tid_from = pt->thread_id;
-		}
-		wthread__walk(w, th, pt);
+		wthread__identify(w, th, &w->out[i]);
+		wthread__walk(w, th);
+		w->stacks[i] = &th->stack;
 	}
-	if ((w->l->flags & PY_L_FRAME_OBJECT) &&
-	    (err = walker__verify(w, &w->sample)))
+	if ((w->l->flags & PY_L_FRAME_OBJECT) && (err = walker__verify(w)))
 		return err;
-	if ((err = walker__code_headers(w, &w->sample)))
-		return err;
-	walker__resolve(w, &w->sample);
+	int nread = py_resolver__headers(w->res, w->stacks, w->nthreads);
+	if (nread < 0)
+		return nread;
+	w->stats.code_reads += (uint64_t)nread;
+	for (uint32_t i = 0; i < w->nthreads; i++)
+		wthread__resolve(w, w->threads[i], &w->out[i]);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (uint32_t i = 0; i < w->nthreads; i++)

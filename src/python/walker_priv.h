@@ -19,12 +19,12 @@
 
 #include "psample/mem.h"
 #include "psample/pystack.h"
+#include "psample/rawstack.h"
+#include "psample/resolve.h"
 #include "threadname.h"
 
 #define MAX_CHUNKS 64
 #define CHUNK_MAX_READ (1u << 20)
-#define HOT_MAX 256
-#define SEEN_BITS 12 /* per-sample code table: 4096 slots */
 #define MAX_STEPS (PY_MAX_DEPTH * 2)
 /* Read the newest chunk this far past the last stack top: a shallow
  * stack then costs one page, not the whole 16 KiB chunk, and a stack that
@@ -53,15 +53,6 @@ struct chunk {
 	int err;
 	int32_t iv; /* its request in the batch */
 	bool fresh; /* read on its own after the batch */
-};
-
-struct rawf {
-	uint64_t code;
-	uint64_t pos;
-	uint64_t addr;
-	uint32_t chunk; /* UINT32_MAX: not in a chunk */
-	int32_t tlbc; /* PY_L_TLBC: the copy of the bytecode pos is in */
-	bool after_skip; /* a frame not kept lies between it and its callee */
 };
 
 struct wthread {
@@ -97,8 +88,8 @@ struct wthread {
 	uint32_t nchunks;
 	uint32_t known_cap; /* the length of known, next and their buffers */
 	struct chunk chunks[MAX_CHUNKS]; /* newest first */
-	struct rawf *raw; /* PY_MAX_DEPTH */
-	struct py_frame *frames; /* PY_MAX_DEPTH */
+	struct py_rawstack stack; /* this sample's walk */
+	struct py_frame *frames; /* PY_MAX_DEPTH: stack, named */
 	/* The frames the last walk went through (PY_L_FRAME_OBJECT), or
 	 * the ones outside the chunks (PY_L_CHUNKS), in order, and their
 	 * bytes as the batch read them again; known_cap of them at most. */
@@ -117,9 +108,6 @@ struct wthread {
 	uint8_t *chk; /* chk_cap frames of fr_size */
 	uint32_t chk_cap;
 	bool verify; /* still to be checked this sample */
-	/* Frames walked this sample before unstarted ones were dropped:
-	 * raw[raw_depth - 1] is the outermost frame. */
-	uint32_t raw_depth;
 	/* The thread's name, cached for as long as the same thread (by
 	 * thread_id and tid) owns this thread state, and read again every
 	 * NAME_REFRESH_NS. */
@@ -145,17 +133,10 @@ struct winterp {
 	bool gil_ok;
 };
 
-struct seen {
-	uint64_t addr;
-	uint32_t gen;
-	int32_t hdr; /* index into hdrs, -1 none */
-	uint32_t hot; /* == gen once put in the next hot set */
-};
-
 struct py_walker {
 	struct py_target *t;
 	const struct py_layout *l;
-	struct py_codes *codes;
+	struct py_resolver *res;
 	bool listed;
 	uint64_t rt_head;
 	uint32_t ninterps;
@@ -163,19 +144,8 @@ struct py_walker {
 	uint32_t nthreads, cap_threads;
 	struct wthread **threads;
 
-	/* Code headers read this sample: hot ones first, then the rest. */
-	uint32_t nhot;
-	uint64_t hot[HOT_MAX];
-	uint32_t nhdrs, cap_hdrs;
-	uint64_t *hdr_addr;
-	uint8_t *hdrs; /* cap_hdrs * co_size */
-	int *hdr_err;
-	uint32_t gen;
-	struct seen seen[1u << SEEN_BITS];
-
 	struct mem_batch batch;
 	int32_t iv_head; /* the runtime's interpreter list head */
-	int32_t iv_hot; /* the first of the hot headers' requests */
 
 	/* Offset of the kernel tid in struct pthread: -1 not looked for
 	 * yet, -2 not found (tids are then 0). */
@@ -189,6 +159,8 @@ struct py_walker {
 
 	bool still; /* the threads are stopped while read (--blocking) */
 	struct py_thread *out;
+	const struct py_rawstack **stacks; /* each thread's, for the resolver */
+	uint32_t cap_out;
 	struct py_sample sample;
 	struct py_walker_stats stats;
 	uint8_t scratch[PY_MAX_READ];
@@ -238,13 +210,6 @@ int walker__plan_state(struct py_walker *w);
 void walker__collect_state(struct py_walker *w);
 int8_t walker__gil(const struct py_walker *w, const struct wthread *th);
 
-/* resolve.c */
-int walker__hdr(struct py_walker *w, uint64_t addr);
-const struct seen *walker__seen_slot(const struct py_walker *w, uint64_t addr);
-struct seen *walker__seen(struct py_walker *w, uint64_t addr);
-int walker__code_headers(struct py_walker *w, const struct py_sample *s);
-void walker__resolve(struct py_walker *w, struct py_sample *s);
-
 /* running.c */
 struct tops wthread__tops(const struct py_layout *l, const struct wthread *th);
 uint64_t wthread__running(const struct py_walker *w, const struct wthread *th,
@@ -263,10 +228,9 @@ void walker__name(struct py_walker *w, struct wthread *th, struct py_thread *pt,
 		  int64_t now);
 
 /* verify.c */
-int walker__verify(struct py_walker *w, struct py_sample *s);
+int walker__verify(struct py_walker *w);
 
 /* walker.c */
-void wthread__walk(struct py_walker *w, struct wthread *th,
-		   struct py_thread *out);
+void wthread__walk(struct py_walker *w, struct wthread *th);
 
 #endif
