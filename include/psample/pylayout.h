@@ -6,8 +6,9 @@
  * numbers: one table entry per version family (src/python/layout_3XX.c),
  * or, for 3.13+, filled in from the target's own _Py_DebugOffsets.
  *
- * The decode functions at the bottom take bytes that were already read
- * and never read memory themselves, and use no libc.  This is the part
+ * The decode functions and frame rules at the bottom take bytes that
+ * were already read and never read memory themselves, and use no libc
+ * (the build compiles them for BPF: tests/bpf/pylayout_check.bpf.c).  This is the part
  * the eBPF backend shares: it does its own reads (bpf_probe_read_user)
  * into buffers and calls the same functions on the same layout, so the
  * two backends cannot disagree on what a frame means.
