@@ -58,11 +58,10 @@ static bool tops__gone(struct tops t, uint32_t ck, uint64_t f)
  * state at the earlier moment.  That is the moment a copy with no mark
  * but a caller in a call is placed at too (its callee, which returned
  * before its header was read), so every copy is placed at its start.
- * Taking the upper mark gave a fast callee both straddles: 10-25 points
- * too much of tinycalls.py on 3.11's debug build, whose slow copies
- * straddle most.  The frame that starts an eval loop (3.11's is_entry;
- * on 3.12+ a shim, which lies outside the chunks) ends the search: its
- * caller called through C and keeps the mark.
+ * Taking the upper mark would give a fast callee the time of both
+ * straddles, most of all where copies are slow.  The frame that starts an eval
+ * loop (3.11's is_entry; on 3.12+ a shim, which lies outside the chunks) ends
+ * the search: its caller called through C and keeps the mark.
  */
 static uint64_t wthread__lowest_mark(const struct py_walker *w,
 				     const struct wthread *th, uint64_t f)
@@ -111,17 +110,14 @@ static uint64_t wthread__lowest_mark(const struct py_walker *w,
  * from the caller saving its stack depth to the callee's first
  * instruction, and from the callee's return to the caller taking up
  * again, which includes clearing the callee's locals.  For a small
- * function that is a good part of its time (40% of the reads of
- * tests/e2e/workloads/tinycalls.py on 3.11), and the interpreter's own
+ * function that is a good part of its time, and the interpreter's own
  * current-frame word is on the callee through nearly all of it.  So the
  * callee is the answer: the highest frame of the chain that is the
  * callee of a frame in a call; where no frame is seen in a call (a bare
  * f() saves an empty stack), the highest that lies below the top read on
  * both sides of the copy.  The top alone is not trusted over a frame in
  * a call: fast code returns and calls back into the same slots within
- * one copy, and a callee that returned then lies below both tops again
- * (1.3% of the stacks of tests/e2e/workloads/fastcalls.py on 3.12 were
- * such leftovers above a returning caller; 0.5% with the call first).
+ * one copy, and a callee that returned then lies below both tops again.
  * Dropping or re-reading those samples instead gave the time of the call
  * and return to the frames that run on either side of them.
  *
