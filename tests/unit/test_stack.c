@@ -421,6 +421,63 @@ static void cycle_case(int which)
 	world__fini(&x);
 }
 
+/* ---- the raw stack ---------------------------------------------------- */
+
+/* 3.11's shapes, with owner 2 standing for a 3.12+ C-stack shim. */
+static struct py_layout shim_layout;
+
+/*
+ * The raw stack keeps what is not Python code, marked, and the resolver
+ * drops it: a shim in the chain stays in pt->raw as PY_RAW_SHIM, the
+ * frame above it is PY_RAW_ENTRY, and the named frames are the Python
+ * ones, each with its own address.  3.11's is_entry marks its frame.
+ */
+static void test_raw_marks(void **state)
+{
+	struct world x;
+
+	(void)state;
+	shim_layout = *py_layout__find(0x030B07F0);
+	shim_layout.owner_skip = 2;
+	world_layout = &shim_layout;
+	world__init(&x);
+	world_layout = NULL;
+	const struct py_layout *l = x.p->l;
+	/* t2, outermost first: mod, run, run, helper, leaf.  The second
+	 * run becomes the shim of a C call; t1's run is entered from C. */
+	fakemem__w8(x.p->fm, x.t2->frames[2].addr + l->fr_owner, 2);
+	fakemem__w8(x.p->fm, x.t1->frames[1].addr + l->fr_is_entry, 1);
+
+	const struct py_sample *s = sample_ok(x.w);
+	const struct py_thread *pt = thread_of(s, x.t2);
+	assert_int_equal(pt->err, 0);
+	assert_non_null(pt->raw);
+	assert_int_equal(pt->raw->depth, 5);
+	for (uint32_t k = 0; k < 5; k++)
+		assert_int_equal(pt->raw->frames[k].addr,
+				 x.t2->frames[4 - k].addr);
+	assert_int_equal(pt->raw->frames[0].marks, 0);
+	assert_int_equal(pt->raw->frames[1].marks, PY_RAW_ENTRY);
+	assert_int_equal(pt->raw->frames[2].marks, PY_RAW_SHIM);
+	assert_int_equal(pt->raw->frames[3].marks, 0);
+	assert_int_equal(pt->depth, 4);
+	const char *names[] = {"Leaf.leaf", "helper", "Worker.run", "<module>"};
+	const uint32_t model[] = {4, 3, 1, 0};
+	for (uint32_t k = 0; k < 4; k++) {
+		assert_string_equal(pt->frames[k].code->qualname, names[k]);
+		assert_int_equal(pt->frames[k].addr,
+				 x.t2->frames[model[k]].addr);
+	}
+
+	pt = thread_of(s, x.t1);
+	check_thread(s, x.t1);
+	assert_int_equal(pt->raw->depth, 3);
+	assert_int_equal(pt->raw->frames[0].marks, 0);
+	assert_int_equal(pt->raw->frames[1].marks, PY_RAW_ENTRY);
+	assert_int_equal(pt->raw->frames[2].marks, 0);
+	world__fini(&x);
+}
+
 static void test_cycle_self(void **state)
 {
 	(void)state;
@@ -2134,6 +2191,7 @@ int main(void)
 		cmocka_unit_test(test_steady_state),
 		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_stack_changes),
+		cmocka_unit_test(test_raw_marks),
 		cmocka_unit_test(test_cycle_self),
 		cmocka_unit_test(test_cycle_up),
 		cmocka_unit_test(test_not_code),
