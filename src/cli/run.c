@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "psample/clock.h"
 #include "psample/error.h"
 #include "psample/output.h"
 #include "psample/proc.h"
@@ -27,13 +28,6 @@
 
 /* How long `record` waits for its command to become a Python process. */
 #define RECORD_WAIT_NS (5LL * 1000000000LL)
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static const char *const mode_names[] = {
 	[SAMPLER_WALL] = "wall",
@@ -155,15 +149,13 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 	struct sampler_opts so;
 	struct trie *trie = trie__new();
 	int64_t start_wall;
-	struct timespec ts;
 	char cmdline[1024] = "";
 
 	if (!trie)
 		return cli__fail(-ENOMEM, t->pid, "profile");
 	cli__sampler_opts(o, child, &so);
 	so.warn_behind = !o->quiet;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	start_wall = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	start_wall = clock__ns(CLOCK_REALTIME);
 	proc__cmdline(t->pid, cmdline, sizeof(cmdline));
 
 	int err = sampler__run(t, trie, &so, st, &cli_stop);
@@ -207,7 +199,7 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 int cli__open(pid_t pid, pid_t child, int64_t wait_ns, struct py_target **t,
 	      int *child_status)
 {
-	int64_t deadline = now_ns() + wait_ns;
+	int64_t deadline = clock__ns(CLOCK_MONOTONIC) + wait_ns;
 
 	for (;;) {
 		int status;
@@ -223,7 +215,8 @@ int cli__open(pid_t pid, pid_t child, int64_t wait_ns, struct py_target **t,
 		bool transient = err == -PS_ENOTPYTHON ||
 				 err == -PS_ENOTREADY || err == -EFAULT ||
 				 err == -PS_EBADLAYOUT;
-		if (!transient || now_ns() >= deadline || cli_stop)
+		if (!transient || clock__ns(CLOCK_MONOTONIC) >= deadline ||
+		    cli_stop)
 			return err;
 		struct timespec ts = {.tv_nsec = 5 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -38,6 +38,7 @@
 
 #include <curses.h>
 
+#include "psample/clock.h"
 #include "psample/error.h"
 #include "psample/hash.h"
 #include "psample/output.h"
@@ -67,13 +68,6 @@ enum top_sort { SORT_OWN_PCT, SORT_TOTAL_PCT, SORT_OWN_TIME, SORT_TOTAL_TIME };
 
 static const char *const sort_names[] = {"%Own", "%Total", "OwnTime",
 					 "TotalTime"};
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
 
 static uint64_t hash_str(uint64_t h, const char *s)
 {
@@ -545,7 +539,7 @@ struct top {
 static void top__publish(struct top *tp, const struct trie *trie,
 			 const struct sampler_stats *st, bool final, int err)
 {
-	int64_t now = now_ns();
+	int64_t now = clock__ns(CLOCK_MONOTONIC);
 
 	if (!tp->agg_failed && agg__update(&tp->agg, trie))
 		tp->agg_failed = true; /* out of memory: the header says */
@@ -578,7 +572,7 @@ static int top__on_tick(void *arg, struct trie *trie,
 			const struct sampler_stats *st)
 {
 	struct top *tp = arg;
-	int64_t now = now_ns();
+	int64_t now = clock__ns(CLOCK_MONOTONIC);
 
 	if (atomic_load(&tp->quit))
 		return 1;
@@ -603,7 +597,7 @@ static void *top__sample(void *arg)
 	so.on_tick = top__on_tick;
 	so.arg = tp;
 
-	tp->start_ns = tp->last_ns = now_ns();
+	tp->start_ns = tp->last_ns = clock__ns(CLOCK_MONOTONIC);
 	tp->next_ns = tp->start_ns + REFRESH_NS;
 	tp->err = sampler__run(tp->t, tp->trie, &so, &tp->st, &cli_stop);
 	top__publish(tp, tp->trie, &tp->st, true, tp->err);
@@ -1239,7 +1233,7 @@ static void top__signals(void)
 /* End a command top started: SIGTERM, then SIGKILL if it lingers. */
 static void top__end_child(pid_t child)
 {
-	int64_t deadline = now_ns() + CHILD_TERM_NS;
+	int64_t deadline = clock__ns(CLOCK_MONOTONIC) + CHILD_TERM_NS;
 	int status;
 
 	kill(child, SIGTERM);
@@ -1247,7 +1241,7 @@ static void top__end_child(pid_t child)
 		pid_t r = waitpid(child, &status, WNOHANG);
 		if (r == child || (r < 0 && errno != EINTR))
 			return;
-		if (now_ns() >= deadline) {
+		if (clock__ns(CLOCK_MONOTONIC) >= deadline) {
 			kill(child, SIGKILL);
 			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 				;

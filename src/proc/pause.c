@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "psample/clock.h"
 #include "psample/pause.h"
 #include "psample/proc.h"
 
@@ -71,9 +72,7 @@ static void pause__on_timer(int sig)
 
 static int64_t pause__now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
+	return clock__ns(CLOCK_MONOTONIC);
 }
 
 /* Field 4 of /proc/PID/stat, after the last ')' (comm may hold one). */

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "psample/clock.h"
 #include "psample/error.h"
 #include "psample/hash.h"
 #include "psample/pause.h"
@@ -42,13 +43,6 @@
 #define TID_FDS_MAX 512
 /* A thread not seen for this many ticks leaves the cache. */
 #define TID_STALE_TICKS 256
-
-static int64_t clock__ns(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
-}
 
 /*
  * Trie ids of (code entry, line) pairs already interned this run: a
