@@ -30,4 +30,14 @@ static inline uint64_t hash__fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+/* The smallest power of two >= n (1 <= n <= 2^31): a table's capacity. */
+static inline uint32_t hash__pow2(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
 #endif

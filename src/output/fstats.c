@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "psample/fstats.h"
+#include "psample/hash.h"
 
 struct fkey_slot {
 	uint32_t frame; /* representative frame + 1; 0 empty */
@@ -34,14 +35,6 @@ struct build {
 	uint32_t ecap_edges;
 };
 
-static uint64_t hash64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	return x;
-}
-
 /* Two frames are one function when all but the current line agree. */
 static bool fn__same(const struct ps_frame *a, const struct ps_frame *b)
 {
@@ -51,20 +44,11 @@ static bool fn__same(const struct ps_frame *a, const struct ps_frame *b)
 
 static uint64_t fn__hash(const struct ps_frame *f)
 {
-	uint64_t h =
-		hash64(f->kind + ((uint64_t)(uint32_t)f->firstlineno << 8));
-	h = hash64(h ^ (uint64_t)(uintptr_t)f->name);
-	h = hash64(h ^ (uint64_t)(uintptr_t)f->file);
-	return hash64(h ^ (uint64_t)(uintptr_t)f->func);
-}
-
-static size_t pow2_at_least(size_t n)
-{
-	size_t c = 16;
-
-	while (c < n)
-		c <<= 1;
-	return c;
+	uint64_t h = hash__mix64(f->kind +
+				 ((uint64_t)(uint32_t)f->firstlineno << 8));
+	h = hash__mix64(h ^ (uint64_t)(uintptr_t)f->name);
+	h = hash__mix64(h ^ (uint64_t)(uintptr_t)f->file);
+	return hash__mix64(h ^ (uint64_t)(uintptr_t)f->func);
 }
 
 /* The function of a frame; FSTATS_NONE for roots. */
@@ -94,7 +78,8 @@ static int build__edge(struct build *b, uint32_t caller, uint32_t callee,
 	size_t mask = b->ecap - 1;
 	size_t i;
 
-	for (i = hash64(key) & mask; b->eslots[i].key; i = (i + 1) & mask) {
+	for (i = hash__mix64(key) & mask; b->eslots[i].key;
+	     i = (i + 1) & mask) {
 		if (b->eslots[i].key == key) {
 			*out = b->eslots[i].edge;
 			return 0;
@@ -130,9 +115,12 @@ int fstats__new(const struct trie *t, struct fstats **out)
 	if (!s)
 		return -ENOMEM;
 	b.s = s;
-	b.fcap = pow2_at_least(2 * (size_t)nf + 2);
+	/* Tables of 2^31 slots and more would not fit in memory anyway. */
+	if (nf > UINT32_MAX / 4 || nn > UINT32_MAX / 4)
+		goto out;
+	b.fcap = hash__pow2(2 * nf + 2);
 	/* Edges are at most one per node. */
-	b.ecap = pow2_at_least(2 * (size_t)nn + 2);
+	b.ecap = hash__pow2(2 * nn + 2);
 	b.fslots = calloc(b.fcap, sizeof(*b.fslots));
 	b.eslots = calloc(b.ecap, sizeof(*b.eslots));
 	s->fns = calloc((size_t)nf + 1, sizeof(*s->fns));
