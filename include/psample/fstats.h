@@ -2,8 +2,8 @@
  * fstats.h - per-function totals of a trie: what pstats, callgrind's call
  * graph and the end-of-run table report.
  *
- * A function is a Python code object (file, first line, name) or a
- * special frame; thread and process roots are not functions, so a
+ * Frames are one function as function.h says; thread and process
+ * roots are not functions, so a
  * function called from a root has no caller.  Totals count a sample once
  * however often the function (or the caller->callee edge) is on its
  * stack, as cProfile's cumulative time does under recursion.

@@ -75,7 +75,7 @@ uint64_t trie__total(const struct trie *t);
 int trie__merge(struct trie *dst, const struct trie *src);
 
 enum {
-	TRIE_FUNCTIONS = 1, /* Python frames at their first line */
+	TRIE_FUNCTIONS = 1, /* every frame as its function (function.h) */
 	TRIE_NO_THREADS = 2, /* drop thread roots */
 	/* Drop process roots (psample only adds them with --subprocesses,
 	 * where they are the point, so outputs keep them). */

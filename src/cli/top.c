@@ -16,8 +16,8 @@
  * now; OwnTime and TotalTime add up since top started (samples times
  * the interval, like the end-of-run table of record).  `a` switches the
  * percentages to the whole run, which the final screen shows after the
- * target has exited.  A function is a code object (qualname, file, first
- * line) and counts once per stack however often it recurses.
+ * target has exited.  A function is as function.h says, and counts once
+ * per stack however often it recurses.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +40,7 @@
 
 #include "psample/clock.h"
 #include "psample/error.h"
+#include "psample/function.h"
 #include "psample/hash.h"
 #include "psample/output.h"
 #include "psample/proc.h"
@@ -69,18 +70,6 @@ enum top_sort { SORT_OWN_PCT, SORT_TOTAL_PCT, SORT_OWN_TIME, SORT_TOTAL_TIME };
 static const char *const sort_names[] = {"%Own", "%Total", "OwnTime",
 					 "TotalTime"};
 
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-	if (!s)
-		return hash__mix64(h ^ 0x9e3779b97f4a7c15ULL);
-	return hash__mix64(hash__fnv1a(h, s, strlen(s)) + 1);
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-	return a == b || (a && b && !strcmp(a, b));
-}
-
 static int grow(void *pp, uint32_t *cap, uint32_t need, size_t size)
 {
 	void **p = pp;
@@ -103,15 +92,6 @@ static int grow(void *pp, uint32_t *cap, uint32_t need, size_t size)
 }
 
 /* ---- What the sampling thread keeps (the main thread never sees it) */
-
-/* A function as the screen names it.  Immutable once made, and freed
- * only when both threads are done, so snapshots point at it. */
-struct top_fn {
-	uint32_t kind; /* PS_FRAME_PYTHON or PS_FRAME_SPECIAL */
-	int32_t firstlineno;
-	char *name;
-	char *file; /* NULL for special frames */
-};
 
 struct top_thread {
 	uint64_t tid;
@@ -138,7 +118,10 @@ struct agg {
 	uint32_t *frame_idx;
 	/* Functions, with an open-addressing index. */
 	uint32_t nfns, cap_fns;
-	struct top_fn **fns;
+	/* The frame of each function (function.h), its strings owned.
+	 * Immutable once made, and freed only when both threads are done,
+	 * so snapshots point at it. */
+	struct ps_frame **fns;
 	uint64_t *fn_mark; /* generation that last counted it (total) */
 	uint32_t cap_fnmark;
 	uint32_t *fn_slots, fn_nslots;
@@ -156,7 +139,7 @@ struct agg {
 struct top_row {
 	uint32_t fn_idx;
 	uint32_t thr;
-	const struct top_fn *fn;
+	const struct ps_frame *fn;
 	uint64_t win_self, win_total, cum_self, cum_total;
 };
 
@@ -201,19 +184,6 @@ static void agg__free(struct agg *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static uint64_t fn__hash(const struct ps_frame *f)
-{
-	uint64_t h = hash_str(HASH_FNV_OFFSET ^ f->kind, f->name);
-	h = hash_str(h, f->file);
-	return hash__mix64(h ^ (uint32_t)f->firstlineno);
-}
-
-static bool fn__is(const struct top_fn *fn, const struct ps_frame *f)
-{
-	return fn->kind == f->kind && fn->firstlineno == f->firstlineno &&
-	       str_eq(fn->name, f->name) && str_eq(fn->file, f->file);
-}
-
 static int agg__rehash_fns(struct agg *a, uint32_t nslots)
 {
 	uint32_t *s = malloc((size_t)nslots * sizeof(*s));
@@ -222,11 +192,8 @@ static int agg__rehash_fns(struct agg *a, uint32_t nslots)
 		return -ENOMEM;
 	memset(s, 0xff, (size_t)nslots * sizeof(*s));
 	for (uint32_t i = 0; i < a->nfns; i++) {
-		struct ps_frame f = {.kind = a->fns[i]->kind,
-				     .firstlineno = a->fns[i]->firstlineno,
-				     .name = a->fns[i]->name,
-				     .file = a->fns[i]->file};
-		uint32_t j = (uint32_t)fn__hash(&f) & (nslots - 1);
+		uint32_t j = (uint32_t)ps_frame__function_hash(a->fns[i]) &
+			     (nslots - 1);
 		while (s[j] != NONE)
 			j = (j + 1) & (nslots - 1);
 		s[j] = i;
@@ -237,46 +204,52 @@ static int agg__rehash_fns(struct agg *a, uint32_t nslots)
 	return 0;
 }
 
+/* A copy of s after the frame at *p, which moves past it; NULL stays. */
+static char *agg__copy_str(char **p, const char *s)
+{
+	char *d = *p;
+
+	if (!s)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	memcpy(d, s, n);
+	*p = d + n;
+	return d;
+}
+
 /* The function of a Python or special frame: made on first sight. */
 static int agg__fn(struct agg *a, const struct ps_frame *f, uint32_t *out)
 {
-	struct ps_frame key = *f;
+	struct ps_frame key = ps_frame__function(f);
 	int err;
 
-	/* Lines do not matter: a function is its code object. */
-	if (key.kind != PS_FRAME_PYTHON) {
-		key.firstlineno = 0;
-		key.file = NULL;
-	}
 	if ((a->nfns + 1) * 10 > a->fn_nslots * 7 &&
 	    (err = agg__rehash_fns(a, a->fn_nslots ? a->fn_nslots * 2 : 256)))
 		return err;
-	uint32_t j = (uint32_t)fn__hash(&key) & (a->fn_nslots - 1);
+	uint32_t j =
+		(uint32_t)ps_frame__function_hash(&key) & (a->fn_nslots - 1);
 	for (; a->fn_slots[j] != NONE; j = (j + 1) & (a->fn_nslots - 1)) {
-		if (fn__is(a->fns[a->fn_slots[j]], &key)) {
+		if (ps_frame__same_function(a->fns[a->fn_slots[j]], &key)) {
 			*out = a->fn_slots[j];
 			return 0;
 		}
 	}
 	if ((err = grow(&a->fns, &a->cap_fns, a->nfns + 1,
-			sizeof(struct top_fn *))) ||
+			sizeof(struct ps_frame *))) ||
 	    (err = grow(&a->fn_mark, &a->cap_fnmark, a->nfns + 1,
 			sizeof(*a->fn_mark))))
 		return err;
-	size_t ln = strlen(key.name ? key.name : "?") + 1;
-	size_t lf = key.file ? strlen(key.file) + 1 : 0;
-	struct top_fn *fn = malloc(sizeof(*fn) + ln + lf);
+	size_t len = key.name ? strlen(key.name) + 1 : 0;
+	len += key.file ? strlen(key.file) + 1 : 0;
+	len += key.func ? strlen(key.func) + 1 : 0;
+	struct ps_frame *fn = malloc(sizeof(*fn) + len);
 	if (!fn)
 		return -ENOMEM;
-	fn->kind = key.kind;
-	fn->firstlineno = key.firstlineno;
-	fn->name = (char *)(fn + 1);
-	memcpy(fn->name, key.name ? key.name : "?", ln);
-	fn->file = NULL;
-	if (lf) {
-		fn->file = fn->name + ln;
-		memcpy(fn->file, key.file, lf);
-	}
+	char *p = (char *)(fn + 1);
+	*fn = key;
+	fn->name = agg__copy_str(&p, key.name);
+	fn->file = agg__copy_str(&p, key.file);
+	fn->func = agg__copy_str(&p, key.func);
 	a->fns[a->nfns] = fn;
 	a->fn_slots[j] = a->nfns;
 	*out = a->nfns++;
@@ -607,7 +580,7 @@ static void *top__sample(void *arg)
 /* ---- The screen (main thread only) */
 
 struct view_fn {
-	const struct top_fn *fn;
+	const struct ps_frame *fn;
 	uint64_t win_self, win_total, cum_self, cum_total;
 };
 
@@ -655,7 +628,8 @@ static int view__cmp(const void *pa, const void *pb)
 		if (x != y)
 			return x < y ? 1 : -1;
 	}
-	int r = strcmp(a->fn->name, b->fn->name);
+	int r = strcmp(a->fn->name ? a->fn->name : "?",
+		       b->fn->name ? b->fn->name : "?");
 	if (r)
 		return r;
 	return strcmp(a->fn->file ? a->fn->file : "",
@@ -772,12 +746,12 @@ static int ui__cols(const char *s, int max, size_t *fit)
  * else the file's base name, else the qualname alone, cut on the left
  * (the innermost part of a qualname says the most).
  */
-static void ui__fn_label(const struct ui *u, const struct top_fn *fn, int width,
-			 char *buf, size_t n)
+static void ui__fn_label(const struct ui *u, const struct ps_frame *fn,
+			 int width, char *buf, size_t n)
 {
 	char name[512], path[1024];
 
-	snprintf(name, sizeof(name), "%s", fn->name);
+	snprintf(name, sizeof(name), "%s", fn->name ? fn->name : "?");
 	ui__clean(u, name);
 	if (fn->file) {
 		if (u->tp->o->full_paths)

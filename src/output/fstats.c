@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "psample/fstats.h"
+#include "psample/function.h"
 #include "psample/hash.h"
 
 struct fkey_slot {
@@ -33,25 +34,10 @@ struct build {
 	struct ekey_slot *eslots;
 	size_t ecap;
 	uint32_t ecap_edges;
+	uint32_t *frame_fn; /* per frame: its function + 1; 0 not looked up */
 };
 
-/* Two frames are one function when all but the current line agree. */
-static bool fn__same(const struct ps_frame *a, const struct ps_frame *b)
-{
-	return a->kind == b->kind && a->firstlineno == b->firstlineno &&
-	       a->name == b->name && a->file == b->file && a->func == b->func;
-}
-
-static uint64_t fn__hash(const struct ps_frame *f)
-{
-	uint64_t h = hash__mix64(f->kind +
-				 ((uint64_t)(uint32_t)f->firstlineno << 8));
-	h = hash__mix64(h ^ (uint64_t)(uintptr_t)f->name);
-	h = hash__mix64(h ^ (uint64_t)(uintptr_t)f->file);
-	return hash__mix64(h ^ (uint64_t)(uintptr_t)f->func);
-}
-
-/* The function of a frame; FSTATS_NONE for roots. */
+/* The function of a frame (function.h); FSTATS_NONE for roots. */
 static uint32_t build__fn(struct build *b, uint32_t frame)
 {
 	const struct ps_frame *f = trie__frame(b->t, frame);
@@ -60,14 +46,23 @@ static uint32_t build__fn(struct build *b, uint32_t frame)
 
 	if (f->kind == PS_FRAME_THREAD || f->kind == PS_FRAME_PROCESS)
 		return FSTATS_NONE;
-	for (i = fn__hash(f) & mask; b->fslots[i].frame; i = (i + 1) & mask) {
-		if (fn__same(trie__frame(b->t, b->fslots[i].frame - 1), f))
+	/* Hashing strings once per frame, not once per node. */
+	if (b->frame_fn[frame])
+		return b->frame_fn[frame] - 1;
+	for (i = ps_frame__function_hash(f) & mask; b->fslots[i].frame;
+	     i = (i + 1) & mask) {
+		uint32_t seen = b->fslots[i].frame - 1;
+
+		if (ps_frame__same_function(trie__frame(b->t, seen), f)) {
+			b->frame_fn[frame] = b->fslots[i].fn + 1;
 			return b->fslots[i].fn;
+		}
 	}
 	/* fcap > 2 * nframes: never full */
 	b->fslots[i].frame = frame + 1;
 	b->fslots[i].fn = b->s->nfns;
 	b->s->fns[b->s->nfns] = (struct fstats_fn){.frame = frame};
+	b->frame_fn[frame] = b->s->nfns + 1;
 	return b->s->nfns++;
 }
 
@@ -123,6 +118,7 @@ int fstats__new(const struct trie *t, struct fstats **out)
 	b.ecap = hash__pow2(2 * nn + 2);
 	b.fslots = calloc(b.fcap, sizeof(*b.fslots));
 	b.eslots = calloc(b.ecap, sizeof(*b.eslots));
+	b.frame_fn = calloc((size_t)nf + 1, sizeof(*b.frame_fn));
 	s->fns = calloc((size_t)nf + 1, sizeof(*s->fns));
 	s->node_fn = calloc(nn, sizeof(*s->node_fn));
 	s->node_total = calloc(nn, sizeof(*s->node_total));
@@ -130,7 +126,7 @@ int fstats__new(const struct trie *t, struct fstats **out)
 	next = malloc(nn * sizeof(*next));
 	node_edge = malloc(nn * sizeof(*node_edge));
 	stack = malloc(nn * sizeof(*stack));
-	if (!b.fslots || !b.eslots || !s->fns || !s->node_fn ||
+	if (!b.fslots || !b.eslots || !b.frame_fn || !s->fns || !s->node_fn ||
 	    !s->node_total || !first || !next || !node_edge || !stack)
 		goto out;
 
@@ -206,6 +202,7 @@ int fstats__new(const struct trie *t, struct fstats **out)
 out:
 	free(b.fslots);
 	free(b.eslots);
+	free(b.frame_fn);
 	free(first);
 	free(next);
 	free(node_edge);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "psample/function.h"
 #include "psample/hash.h"
 #include "psample/trie.h"
 
@@ -478,8 +479,8 @@ static int trie__copy_into(struct trie *dst, const struct trie *src,
 			continue;
 		if ((flags & TRIE_NO_PROCESSES) && f.kind == PS_FRAME_PROCESS)
 			continue;
-		if ((flags & TRIE_FUNCTIONS) && f.kind == PS_FRAME_PYTHON)
-			f.line = f.firstlineno;
+		if (flags & TRIE_FUNCTIONS)
+			f = ps_frame__function(&f);
 		if ((err = trie__intern(dst, &f, &fmap[i])))
 			goto out;
 	}
