@@ -16,7 +16,9 @@
 #include "psample/error.h"
 #include "psample/profile.h"
 #include "psample/sampler.h"
-#include "cli.h"
+#include "commands.h"
+#include "fail.h"
+#include "outputs.h"
 
 static int convert__read(const char *path, struct profile **p)
 {

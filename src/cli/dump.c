@@ -14,7 +14,8 @@
 #include "psample/proc.h"
 #include "psample/pystack.h"
 #include "psample/pytarget.h"
-#include "cli.h"
+#include "commands.h"
+#include "fail.h"
 
 /* A torn read makes one thread unreadable for one sample; try again. */
 #define DUMP_TRIES 20

@@ -1,6 +1,6 @@
 /*
- * main.c - the psample command: subcommands, options, and the mapping of
- * errors to messages and exit codes (documented in README.md).
+ * main.c - the psample command: its options, parsed once, and the
+ * subcommand they go to (commands.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -9,81 +9,12 @@
 #include <string.h>
 
 #include "psample/error.h"
-#include "psample/proc.h"
-#include "psample/pytarget.h"
+#include "psample/output.h"
 #include "psample/sampler.h"
-#include "cli.h"
+#include "commands.h"
+#include "opts.h"
 
 #define PSAMPLE_VERSION "0.1.0"
-
-volatile sig_atomic_t cli_stop;
-int cli_stop_signal;
-
-static void on_signal(int sig)
-{
-	cli_stop = 1;
-	cli_stop_signal = sig;
-}
-
-void cli__catch_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: the sampler's sleep must wake up to stop. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-int cli__fail(int err, pid_t pid, const char *what)
-{
-	char comm[64] = "";
-
-	if (err < 0)
-		err = -err;
-	switch (err) {
-	case ESRCH:
-		fprintf(stderr, "psample: no such process: %d\n", (int)pid);
-		return PS_EXIT_NO_PROCESS;
-	case PS_ENOTPYTHON:
-		proc__thread_comm(pid, pid, comm, sizeof(comm));
-		fprintf(stderr,
-			"psample: process %d (%s) is not a Python interpreter: "
-			"neither its executable nor a loaded libpython defines "
-			"_PyRuntime\n",
-			(int)pid, comm[0] ? comm : "?");
-		return PS_EXIT_NOT_PYTHON;
-	case PS_EUNSUPPORTED:
-		fprintf(stderr,
-			"psample: process %d runs Python %s, which psample "
-			"does not support (supported: CPython 3.8 to 3.15)\n",
-			(int)pid, py_target__version_hint());
-		return PS_EXIT_UNSUPPORTED;
-	case PS_EBADLAYOUT:
-	case PS_ENOTREADY:
-		fprintf(stderr,
-			"psample: cannot read the Python interpreter in "
-			"process %d: %s\n",
-			(int)pid, ps_strerror(-err));
-		return PS_EXIT_UNSUPPORTED;
-	case EPERM:
-	case EACCES:
-		fprintf(stderr,
-			"psample: permission denied reading process %d: run "
-			"psample as root or as the process's user with "
-			"CAP_SYS_PTRACE (e.g. sudo setcap cap_sys_ptrace+ep "
-			"$(which psample)), and check that "
-			"kernel.yama.ptrace_scope allows it (sysctl "
-			"kernel.yama.ptrace_scope=0)\n",
-			(int)pid);
-		return PS_EXIT_PERMISSION;
-	default:
-		fprintf(stderr, "psample: %s: %s\n", what, ps_strerror(-err));
-		return PS_EXIT_INTERNAL;
-	}
-}
 
 static void usage(FILE *f)
 {

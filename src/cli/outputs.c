@@ -11,7 +11,7 @@
 
 #include "psample/error.h"
 #include "psample/sampler.h"
-#include "cli.h"
+#include "outputs.h"
 
 static int outputs__add(struct cli_outputs *out, const char *name, size_t len)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "psample/fstats.h"
-#include "cli.h"
+#include "outputs.h"
 
 #define REPORT_ROWS 10
 

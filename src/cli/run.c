@@ -8,13 +8,10 @@
  * sampling starts so that no run is wasted on an unwritable path.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "psample/clock.h"
@@ -24,17 +21,15 @@
 #include "psample/pytarget.h"
 #include "psample/sampler.h"
 #include "psample/trie.h"
-#include "cli.h"
+#include "commands.h"
+#include "fail.h"
+#include "outputs.h"
+#include "sampling.h"
+#include "signals.h"
+#include "target.h"
 
 /* How long `record` waits for its command to become a Python process. */
 #define RECORD_WAIT_NS (5LL * 1000000000LL)
-
-static const char *const mode_names[] = {
-	[SAMPLER_WALL] = "wall",
-	[SAMPLER_CPU] = "cpu",
-	[SAMPLER_GIL] = "gil",
-	[SAMPLER_MEMORY] = "memory",
-};
 
 static double pct(uint64_t part, uint64_t whole)
 {
@@ -115,32 +110,6 @@ static void run__summary(const struct cli_opts *o,
 			(long long)st->mem_bytes);
 }
 
-int cli__start_error(int err, const struct cli_opts *o,
-		     const struct py_target *t)
-{
-	if (err == -PS_ENOGIL) {
-		fprintf(stderr,
-			"psample: --mode gil: process %d runs a free-threaded "
-			"Python %s with its GIL off (PYTHON_GIL=1 turns it "
-			"on); use --mode cpu\n",
-			(int)t->pid, t->version_str);
-		return PS_EXIT_UNSUPPORTED;
-	}
-	if (err == -PS_EUNSUPPORTED && o->mode == SAMPLER_GIL) {
-		fprintf(stderr,
-			"psample: --mode gil: psample cannot read which thread "
-			"holds the GIL in Python %s (process %d)\n",
-			t->version_str, (int)t->pid);
-		return PS_EXIT_UNSUPPORTED;
-	}
-	if (err == -ENOSYS && o->blocking) {
-		fprintf(stderr, "psample: --blocking is not available in "
-				"this build\n");
-		return PS_EXIT_UNSUPPORTED;
-	}
-	return cli__fail(err, t->pid, o->blocking ? "pause" : "sample");
-}
-
 /* Sample, write, summarise.  Returns an exit code. */
 static int run__profile(struct cli_opts *o, struct py_target *t,
 			const struct cli_outputs *ro, pid_t child,
@@ -178,7 +147,7 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 		.start_unix_ns = start_wall,
 		.duration_ns = st->elapsed_ns,
 		.cmdline = cmdline,
-		.mode = mode_names[o->mode],
+		.mode = cli__mode_name(o->mode),
 		.python = t->version_str,
 	};
 	if (st->stacks == 0) {
@@ -196,33 +165,6 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 	return rc;
 }
 
-int cli__open(pid_t pid, pid_t child, int64_t wait_ns, struct py_target **t,
-	      int *child_status)
-{
-	int64_t deadline = clock__ns(CLOCK_MONOTONIC) + wait_ns;
-
-	for (;;) {
-		int status;
-		int err = py_target__open(pid, t);
-		if (!err)
-			return 0;
-		/* Our child gone (a zombie reads as no such process): hand
-		 * back its status rather than a confusing error. */
-		if (child > 0 && waitpid(child, &status, WNOHANG) == child) {
-			*child_status = status;
-			return -ECHILD;
-		}
-		bool transient = err == -PS_ENOTPYTHON ||
-				 err == -PS_ENOTREADY || err == -EFAULT ||
-				 err == -PS_EBADLAYOUT;
-		if (!transient || clock__ns(CLOCK_MONOTONIC) >= deadline ||
-		    cli_stop)
-			return err;
-		struct timespec ts = {.tv_nsec = 5 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-}
-
 int cli__attach(struct cli_opts *o)
 {
 	struct py_target *t;
@@ -236,22 +178,13 @@ int cli__attach(struct cli_opts *o)
 	if (err)
 		return cli__fail(err, o->pid, "attach");
 	if ((rc = cli__outputs(o, o->pid, NULL, &ro)) ||
-	    (rc = cli__check_mode(&ro, mode_names[o->mode]))) {
+	    (rc = cli__check_mode(&ro, cli__mode_name(o->mode)))) {
 		py_target__free(t);
 		return rc;
 	}
 	rc = run__profile(o, t, &ro, 0, &st);
 	py_target__free(t);
 	return rc;
-}
-
-int cli__exit_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return PS_EXIT_INTERNAL;
 }
 
 /* Wait for the child, not giving up on EINTR (a second Ctrl-C). */
@@ -274,70 +207,6 @@ static int run__reap(pid_t child)
 	}
 }
 
-void cli__sampler_opts(const struct cli_opts *o, pid_t child,
-		       struct sampler_opts *so)
-{
-	*so = (struct sampler_opts){
-		.rate_hz = o->rate_hz,
-		.duration_s = o->duration_s,
-		.child = child,
-		.mode = (enum sampler_mode)o->mode,
-		.idle = o->idle,
-		.no_gc = o->no_gc,
-		.blocking = o->blocking,
-		.poisson = o->poisson,
-		.subprocesses = o->subprocesses,
-	};
-}
-
-int cli__spawn(char **argv, bool apart, pid_t *out)
-{
-	int pfd[2];
-
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return cli__fail(-errno, 0, "pipe");
-	fflush(NULL);
-	pid_t child = fork();
-	if (child < 0)
-		return cli__fail(-errno, 0, "fork");
-	if (child == 0) {
-		close(pfd[0]);
-		if (apart) {
-			setpgid(0, 0);
-			/* Not left running if psample is killed outright. */
-			prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-			int fd = open("/dev/null", O_RDWR);
-			if (fd >= 0) {
-				dup2(fd, STDIN_FILENO);
-				dup2(fd, STDOUT_FILENO);
-				dup2(fd, STDERR_FILENO);
-				if (fd > STDERR_FILENO)
-					close(fd);
-			}
-		}
-		execvp(argv[0], argv);
-		/* Tell the parent why, through the close-on-exec pipe. */
-		int e = errno;
-		if (write(pfd[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(pfd[1]);
-	int e = 0;
-	ssize_t n;
-	while ((n = read(pfd[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	close(pfd[0]);
-	if (n == (ssize_t)sizeof(e)) {
-		waitpid(child, NULL, 0);
-		fprintf(stderr, "psample: cannot run '%s': %s\n", argv[0],
-			strerror(e));
-		return PS_EXIT_EXEC;
-	}
-	*out = child;
-	return 0;
-}
-
 int cli__record(struct cli_opts *o)
 {
 	struct cli_outputs ro;
@@ -347,7 +216,7 @@ int cli__record(struct cli_opts *o)
 	/* Check the output path before starting anything; the default
 	 * name needs the child's pid, so check its directory then. */
 	if ((rc = cli__outputs(o, getpid(), NULL, &ro)) ||
-	    (rc = cli__check_mode(&ro, mode_names[o->mode])))
+	    (rc = cli__check_mode(&ro, cli__mode_name(o->mode))))
 		return rc;
 	pid_t child = 0;
 	if ((rc = cli__spawn(o->argv, false, &child)))

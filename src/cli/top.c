@@ -47,7 +47,11 @@
 #include "psample/pytarget.h"
 #include "psample/sampler.h"
 #include "psample/trie.h"
-#include "cli.h"
+#include "commands.h"
+#include "fail.h"
+#include "sampling.h"
+#include "signals.h"
+#include "target.h"
 
 #define NSEC 1000000000LL
 #define REFRESH_NS NSEC
@@ -862,8 +866,6 @@ static void ui__header(struct ui *u)
 	struct top *tp = u->tp;
 	const struct top_snap *s = u->shown;
 	char line[2048], a[32], b[32], thr[96];
-	static const char *const modes[] = {"wall", "cpu", "gil", "memory"};
-	int mode = tp->o->mode >= 0 && tp->o->mode < 4 ? tp->o->mode : 0;
 
 	snprintf(line, sizeof(line), "psample top - pid %d, Python %s: %s",
 		 (int)tp->t->pid, tp->t->version_str, tp->cmdline);
@@ -910,7 +912,7 @@ static void ui__header(struct ui *u)
 	snprintf(line, sizeof(line),
 		 "GIL %s  CPU %s  Mode %s  Elapsed %lld:%02lld:%02lld  "
 		 "Shares: %s",
-		 a, b, modes[mode], (long long)(el / 3600),
+		 a, b, cli__mode_name(tp->o->mode), (long long)(el / 3600),
 		 (long long)(el / 60 % 60), (long long)(el % 60),
 		 whole ? "whole run" : "last 1 s");
 	ui__put(2, 0, line);
@@ -1176,12 +1178,6 @@ static void top__screen_end(void)
 	}
 }
 
-static void on_stop_signal(int sig)
-{
-	cli_stop = 1;
-	cli_stop_signal = sig;
-}
-
 /* Wakes the sampling thread's sleep so that it sees the stop flag. */
 static void on_wake_signal(int sig)
 {
@@ -1193,13 +1189,12 @@ static void top__signals(void)
 	struct sigaction sa;
 
 	cli__catch_signals();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
 	/* A closed terminal or Ctrl-\ ends top like q: the terminal is
 	 * restored before psample exits. */
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
+	cli__stop_on(SIGHUP);
+	cli__stop_on(SIGQUIT);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_wake_signal;
 	sigaction(SIGUSR1, &sa, NULL);
 }

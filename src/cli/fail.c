@@ -1,0 +1,69 @@
+/*
+ * fail.c - error codes as messages and exit codes (documented in
+ * README.md): what a failed command prints and returns.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "psample/error.h"
+#include "psample/proc.h"
+#include "psample/pytarget.h"
+#include "fail.h"
+
+int cli__fail(int err, pid_t pid, const char *what)
+{
+	char comm[64] = "";
+
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case ESRCH:
+		fprintf(stderr, "psample: no such process: %d\n", (int)pid);
+		return PS_EXIT_NO_PROCESS;
+	case PS_ENOTPYTHON:
+		proc__thread_comm(pid, pid, comm, sizeof(comm));
+		fprintf(stderr,
+			"psample: process %d (%s) is not a Python interpreter: "
+			"neither its executable nor a loaded libpython defines "
+			"_PyRuntime\n",
+			(int)pid, comm[0] ? comm : "?");
+		return PS_EXIT_NOT_PYTHON;
+	case PS_EUNSUPPORTED:
+		fprintf(stderr,
+			"psample: process %d runs Python %s, which psample "
+			"does not support (supported: CPython 3.8 to 3.15)\n",
+			(int)pid, py_target__version_hint());
+		return PS_EXIT_UNSUPPORTED;
+	case PS_EBADLAYOUT:
+	case PS_ENOTREADY:
+		fprintf(stderr,
+			"psample: cannot read the Python interpreter in "
+			"process %d: %s\n",
+			(int)pid, ps_strerror(-err));
+		return PS_EXIT_UNSUPPORTED;
+	case EPERM:
+	case EACCES:
+		fprintf(stderr,
+			"psample: permission denied reading process %d: run "
+			"psample as root or as the process's user with "
+			"CAP_SYS_PTRACE (e.g. sudo setcap cap_sys_ptrace+ep "
+			"$(which psample)), and check that "
+			"kernel.yama.ptrace_scope allows it (sysctl "
+			"kernel.yama.ptrace_scope=0)\n",
+			(int)pid);
+		return PS_EXIT_PERMISSION;
+	default:
+		fprintf(stderr, "psample: %s: %s\n", what, ps_strerror(-err));
+		return PS_EXIT_INTERNAL;
+	}
+}
+
+int cli__exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return PS_EXIT_INTERNAL;
+}

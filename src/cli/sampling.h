@@ -1,0 +1,25 @@
+/*
+ * sampling.h - from the command line to the sampler and back: its
+ * options, the name of its mode, and why it refused to start.
+ */
+#ifndef PSAMPLE_CLI_SAMPLING_H
+#define PSAMPLE_CLI_SAMPLING_H
+
+#include <sys/types.h>
+
+#include "psample/pytarget.h"
+#include "psample/sampler.h"
+#include "opts.h"
+
+/* The sampler's options from the command line's (no hook, no warning). */
+void cli__sampler_opts(const struct cli_opts *o, pid_t child,
+		       struct sampler_opts *so);
+
+/* The name of a sampling mode ("wall" for one it does not know). */
+const char *cli__mode_name(int mode);
+
+/* The message and exit code for a sampler that refused to start. */
+int cli__start_error(int err, const struct cli_opts *o,
+		     const struct py_target *t);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * target.h - the process a command samples: a command it starts, and
+ * the interpreter in it, once it is one.
+ */
+#ifndef PSAMPLE_CLI_TARGET_H
+#define PSAMPLE_CLI_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "psample/pytarget.h"
+
+/*
+ * Open pid as a target, waiting up to wait_ns while it is not (yet) an
+ * initialised interpreter.  child: our child, whose early exit ends the
+ * wait with -ECHILD and its status in *child_status.
+ */
+int cli__open(pid_t pid, pid_t child, int64_t wait_ns, struct py_target **t,
+	      int *child_status);
+
+/*
+ * Start argv as a child; apart: in its own process group, ended with
+ * psample, its standard streams on /dev/null (top's screen).  Returns 0
+ * or an exit code (PS_EXIT_EXEC when it cannot run, message given).
+ */
+int cli__spawn(char **argv, bool apart, pid_t *out);
+
+#endif
