@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "psample/clock.h"
 #include "psample/error.h"
 #include "walker_priv.h"
 
@@ -444,11 +445,9 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 	w->stats.code_reads += (uint64_t)nread;
 	for (uint32_t i = 0; i < w->nthreads; i++)
 		wthread__resolve(w, w->threads[i], &w->out[i]);
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t now = clock__ns(CLOCK_MONOTONIC);
 	for (uint32_t i = 0; i < w->nthreads; i++)
-		walker__name(w, w->threads[i], &w->out[i],
-			     (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec);
+		walker__name(w, w->threads[i], &w->out[i], now);
 	w->stats.samples++;
 	*out = &w->sample;
 	return 0;
