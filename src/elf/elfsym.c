@@ -87,6 +87,40 @@ void elf_file__free(struct elf_file *ef)
 }
 
 /*
+ * One section holding a table of fixed-size entries (symbols, dynamic
+ * tags), as elf_file__next_table steps through them.
+ */
+struct elf_table {
+	Elf_Scn *scn;
+	GElf_Shdr shdr;
+	Elf_Data *data;
+	size_t n;
+};
+
+/*
+ * Step t (zeroed to start) to the next readable section of the given
+ * type.  False once there is none left.
+ */
+static bool elf_file__next_table(const struct elf_file *ef, Elf64_Word type,
+				 struct elf_table *t)
+{
+	while ((t->scn = elf_nextscn(ef->elf, t->scn))) {
+		if (!gelf_getshdr(t->scn, &t->shdr) ||
+		    t->shdr.sh_type != type || t->shdr.sh_entsize == 0)
+			continue;
+		t->data = elf_getdata(t->scn, NULL);
+		if (!t->data)
+			continue;
+		/* gelf_get* index with int; bound a hostile sh_size. */
+		t->n = t->shdr.sh_size / t->shdr.sh_entsize;
+		if (t->n > INT_MAX)
+			t->n = INT_MAX;
+		return true;
+	}
+	return false;
+}
+
+/*
  * Search every symbol table section of the given type.  Within one table a
  * global or weak definition beats a local one: a static of the same name in
  * some other translation unit is not the symbol the program refers to.
@@ -94,32 +128,18 @@ void elf_file__free(struct elf_file *ef)
 static int elf_file__symbol_in(const struct elf_file *ef, Elf64_Word type,
 			       const char *name, GElf_Sym *out)
 {
-	Elf_Scn *scn = NULL;
+	struct elf_table t = {0};
 	bool have_local = false;
 
-	while ((scn = elf_nextscn(ef->elf, scn))) {
-		GElf_Shdr shdr;
-		Elf_Data *data;
-		size_t n;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != type ||
-		    shdr.sh_entsize == 0)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		/* gelf_get* index with int; bound a hostile sh_size. */
-		n = shdr.sh_size / shdr.sh_entsize;
-		if (n > INT_MAX)
-			n = INT_MAX;
-		for (size_t i = 0; i < n; i++) {
+	while (elf_file__next_table(ef, type, &t)) {
+		for (size_t i = 0; i < t.n; i++) {
 			GElf_Sym sym;
 			const char *s;
 
-			if (!gelf_getsym(data, (int)i, &sym) ||
+			if (!gelf_getsym(t.data, (int)i, &sym) ||
 			    sym.st_shndx == SHN_UNDEF || sym.st_name == 0)
 				continue;
-			s = elf_strptr(ef->elf, shdr.sh_link, sym.st_name);
+			s = elf_strptr(ef->elf, t.shdr.sh_link, sym.st_name);
 			if (!s || strcmp(s, name) != 0)
 				continue;
 			if (GELF_ST_BIND(sym.st_info) != STB_LOCAL) {
@@ -259,37 +279,23 @@ int elf_file__read(const struct elf_file *ef, uint64_t vaddr, void *buf,
 
 bool elf_file__needs(const struct elf_file *ef, const char *prefix)
 {
-	Elf_Scn *scn = NULL;
+	struct elf_table t = {0};
 	size_t plen;
 
 	if (!ef || !prefix)
 		return false;
 	plen = strlen(prefix);
-	while ((scn = elf_nextscn(ef->elf, scn))) {
-		GElf_Shdr shdr;
-		Elf_Data *data;
-		size_t n;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_DYNAMIC ||
-		    shdr.sh_entsize == 0)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		/* gelf_get* index with int; bound a hostile sh_size. */
-		n = shdr.sh_size / shdr.sh_entsize;
-		if (n > INT_MAX)
-			n = INT_MAX;
-		for (size_t i = 0; i < n; i++) {
+	while (elf_file__next_table(ef, SHT_DYNAMIC, &t)) {
+		for (size_t i = 0; i < t.n; i++) {
 			GElf_Dyn dyn;
 			const char *s;
 
-			if (!gelf_getdyn(data, (int)i, &dyn) ||
+			if (!gelf_getdyn(t.data, (int)i, &dyn) ||
 			    dyn.d_tag == DT_NULL)
 				break;
 			if (dyn.d_tag != DT_NEEDED)
 				continue;
-			s = elf_strptr(ef->elf, shdr.sh_link, dyn.d_un.d_val);
+			s = elf_strptr(ef->elf, t.shdr.sh_link, dyn.d_un.d_val);
 			if (s && strncmp(s, prefix, plen) == 0)
 				return true;
 		}
