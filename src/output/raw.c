@@ -108,6 +108,7 @@
 #include <string.h>
 
 #include "psample/error.h"
+#include "psample/hex.h"
 #include "psample/output.h"
 #include "psample/profile.h"
 #include "psample/trie.h"
@@ -714,17 +715,6 @@ static int rawline__i64(struct rawline *l, const char *what, int64_t min,
 	return 0;
 }
 
-static int raw__hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * A quoted string, decoded into l->scratch (valid until the next string
  * of the line), or with none_ok a bare '-' for none (*s = NULL).
@@ -773,8 +763,8 @@ static int rawline__string(struct rawline *l, const char *what, bool none_ok,
 		case 'r': *q++ = '\r'; break;
 		case 't': *q++ = '\t'; break;
 		case 'x':
-			hi = i + 2 < l->len ? raw__hex(p[i + 1]) : -1;
-			lo = hi >= 0 ? raw__hex(p[i + 2]) : -1;
+			hi = i + 2 < l->len ? hex__digit(p[i + 1]) : -1;
+			lo = hi >= 0 ? hex__digit(p[i + 2]) : -1;
 			if (lo < 0)
 				return rawline__bad(
 					l, "%s: \\x needs two hex digits",

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "psample/hex.h"
 #include "psample/maps.h"
 
 static const char deleted_suffix[] = " (deleted)";
@@ -21,17 +22,6 @@ static const char deleted_suffix[] = " (deleted)";
 struct cursor {
 	const char *p, *end;
 };
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Not strtoull: it accepts signs, spaces and "0x", which the kernel never
@@ -43,7 +33,7 @@ static int cursor__hex(struct cursor *c, uint64_t *out)
 	const char *start = c->p;
 	int d;
 
-	while (c->p < c->end && (d = hexval(*c->p)) >= 0) {
+	while (c->p < c->end && (d = hex__digit((unsigned char)*c->p)) >= 0) {
 		if (v > (UINT64_MAX >> 4))
 			return -EINVAL;
 		v = (v << 4) | (uint64_t)d;
