@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "psample/output.h"
+#include "psample/utf8.h"
 
 #define WRITER(x)                                       \
 	int x##__write(FILE *out, const struct trie *t, \
@@ -578,52 +579,9 @@ const char *output__short_path(const char *path, char *buf, size_t n)
 	return buf;
 }
 
-/*
- * Length of the valid UTF-8 sequence at s, or 0 if invalid; *bad is then
- * the length of the maximal invalid subpart to replace with one U+FFFD
- * (Unicode's recommended practice, which Python's "replace" also follows).
- */
-static size_t utf8__seq(const unsigned char *s, bool surrogates, size_t *bad)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (c == 0xed && !surrogates)
-			hi = 0x9f; /* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	} else {
-		*bad = 1;
-		return 0;
-	}
-	for (i = 1; i < need; i++) {
-		if (s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need;
-}
-
 size_t output__utf8_len(const unsigned char *s, bool surrogates)
 {
-	size_t bad;
-
-	return utf8__seq(s, surrogates, &bad);
+	return utf8__seq(s, surrogates, NULL, NULL);
 }
 
 int outbuf__reserve(struct outbuf *b, size_t extra)
@@ -654,7 +612,7 @@ size_t output__label(char *buf, size_t len, size_t n, const char *s)
 	if (len >= n)
 		len = n - 1;
 	while (p && *p) {
-		size_t bad = 0, k = utf8__seq(p, false, &bad);
+		size_t bad = 0, k = utf8__seq(p, false, NULL, &bad);
 		const char *out = (const char *)p;
 		size_t olen = k;
 

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "psample/output.h"
+#include "psample/utf8.h"
 
 int svg__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 	       const struct output_opts *o);
@@ -132,47 +133,6 @@ static int64_t pct100(uint64_t part, uint64_t whole)
 
 /* ---- text: valid UTF-8, XML-escaped, characters XML allows ---- */
 
-/*
- * Length of the UTF-8 sequence at s and its code point in *cp; 0 if the
- * bytes are not valid UTF-8 (overlong, surrogate, out of range, cut).
- */
-static size_t utf8__seq(const unsigned char *s, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	uint32_t v, min;
-	size_t need;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-		v = c & 0x1f;
-		min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		need = 3;
-		v = c & 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		v = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	/* A NUL terminator fails the continuation test, so no overrun. */
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return need;
-}
-
 /* Code points in s, an invalid byte counting as one (its U+FFFD). */
 static size_t utf8__count(const char *s)
 {
@@ -181,7 +141,7 @@ static size_t utf8__count(const char *s)
 
 	while (*p) {
 		uint32_t cp;
-		size_t len = utf8__seq(p, &cp);
+		size_t len = utf8__seq(p, false, &cp, NULL);
 
 		p += len ? len : 1;
 		n++;
@@ -202,7 +162,7 @@ static void svg__text(struct svg *w, const char *s, size_t max)
 	for (; *p && max; max--) {
 		const char *rep = NULL;
 		uint32_t cp;
-		size_t len = utf8__seq(p, &cp);
+		size_t len = utf8__seq(p, false, &cp, NULL);
 
 		if (!len) {
 			rep = "\xef\xbf\xbd";
@@ -254,7 +214,7 @@ static const char *utf8__skip(const char *s, size_t n)
 
 	for (; *p && n; n--) {
 		uint32_t cp;
-		size_t len = utf8__seq(p, &cp);
+		size_t len = utf8__seq(p, false, &cp, NULL);
 
 		p += len ? len : 1;
 	}
