@@ -18,6 +18,21 @@ static inline uint64_t hash__mix64(uint64_t x)
 	return x;
 }
 
+/* The smallest power of two >= n, and 1 for 0: a table's capacity
+ * (n <= 2^31). */
+static inline uint32_t hash__pow2(uint32_t n)
+{
+	if (n <= 1)
+		return 1;
+	n--;
+	n |= n >> 1;
+	n |= n >> 2;
+	n |= n >> 4;
+	n |= n >> 8;
+	n |= n >> 16;
+	return n + 1;
+}
+
 #define HASH_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 
 /* FNV-1a of n bytes, continuing from h (HASH_FNV_OFFSET to start). */
@@ -28,16 +43,6 @@ static inline uint64_t hash__fnv1a(uint64_t h, const void *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ s[i]) * UINT64_C(0x100000001b3);
 	return h;
-}
-
-/* The smallest power of two >= n (1 <= n <= 2^31): a table's capacity. */
-static inline uint32_t hash__pow2(uint32_t n)
-{
-	uint32_t p = 1;
-
-	while (p < n)
-		p <<= 1;
-	return p;
 }
 
 #endif

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "psample/fstats.h"
+#include "psample/hash.h"
 #include "psample/output.h"
 
 int callgrind__write(FILE *out, const struct trie *t,
@@ -151,23 +152,6 @@ callgrind__printf(struct callgrind *cg, const char *fmt, ...)
 		cg->err = errno ? -errno : -EIO;
 }
 
-static size_t pow2_at_least(size_t n)
-{
-	size_t c = 16;
-
-	while (c < n)
-		c <<= 1;
-	return c;
-}
-
-static uint64_t hash64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	return x;
-}
-
 static const struct ps_frame *callgrind__frame(const struct callgrind *cg,
 					       uint32_t fn)
 {
@@ -222,11 +206,17 @@ static int callgrind__functions(struct callgrind *cg)
 /* File ids: one per distinct co_filename (interned: pointers compare). */
 static int callgrind__files(struct callgrind *cg)
 {
-	size_t cap = pow2_at_least(2 * (size_t)cg->nfns + 2), mask = cap - 1;
-	const char **slot_name = calloc(cap, sizeof(*slot_name));
-	uint32_t *slot_id = calloc(cap, sizeof(*slot_id));
+	const char **slot_name;
+	uint32_t *slot_id, cap, mask;
 	int err = -ENOMEM;
 
+	/* At most half full; hash__pow2 goes up to 2^31. */
+	if (cg->nfns >= UINT32_MAX / 4)
+		return -ENOMEM;
+	cap = hash__pow2(2 * cg->nfns + 2);
+	mask = cap - 1;
+	slot_name = calloc(cap, sizeof(*slot_name));
+	slot_id = calloc(cap, sizeof(*slot_id));
 	cg->fn_file = calloc((size_t)cg->nfns + 1, sizeof(*cg->fn_file));
 	cg->file_name = calloc((size_t)cg->nfns + 2, sizeof(*cg->file_name));
 	if (!slot_name || !slot_id || !cg->fn_file || !cg->file_name)
@@ -234,12 +224,12 @@ static int callgrind__files(struct callgrind *cg)
 	cg->nfiles = 1; /* id 1: "???" */
 	for (uint32_t fn = 0; fn < cg->nfns; fn++) {
 		const struct ps_frame *f = callgrind__frame(cg, fn);
-		size_t i;
+		uint32_t i;
 
 		cg->fn_file[fn] = 1;
 		if (f->kind != PS_FRAME_PYTHON || !f->file || !*f->file)
 			continue;
-		i = hash64((uint64_t)(uintptr_t)f->file) & mask;
+		i = hash__mix64((uint64_t)(uintptr_t)f->file) & mask;
 		while (slot_name[i] && slot_name[i] != f->file)
 			i = (i + 1) & mask;
 		if (!slot_name[i]) {
@@ -266,10 +256,15 @@ struct site_slot {
 static int callgrind__sites(struct callgrind *cg)
 {
 	const struct trie *t = cg->t;
-	uint32_t nn = trie__nnodes(t);
-	size_t cap = pow2_at_least(2 * (size_t)nn + 2), mask = cap - 1;
-	struct site_slot *slots = calloc(cap, sizeof(*slots));
+	uint32_t nn = trie__nnodes(t), cap, mask;
+	struct site_slot *slots;
 
+	/* At most half full; hash__pow2 goes up to 2^31. */
+	if (nn >= UINT32_MAX / 4)
+		return -ENOMEM;
+	cap = hash__pow2(2 * nn + 2);
+	mask = cap - 1;
+	slots = calloc(cap, sizeof(*slots));
 	cg->sites = calloc((size_t)nn + 1, sizeof(*cg->sites));
 	cg->node_site = calloc((size_t)nn + 1, sizeof(*cg->node_site));
 	if (!slots || !cg->sites || !cg->node_site) {
@@ -294,8 +289,9 @@ static int callgrind__sites(struct callgrind *cg)
 			continue;
 		pf = trie__frame(t, trie__node(t, n->parent)->frame);
 		s.line = frame__pos(pf, pf->line);
-		h = hash64(hash64(((uint64_t)s.caller << 32) | s.callee) ^
-			   s.line) &
+		h = hash__mix64(
+			    hash__mix64(((uint64_t)s.caller << 32) | s.callee) ^
+			    s.line) &
 		    mask;
 		for (; slots[h].site; h = (h + 1) & mask) {
 			const struct cg_site *o = &cg->sites[slots[h].site - 1];
