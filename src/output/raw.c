@@ -111,6 +111,7 @@
 #include "psample/hex.h"
 #include "psample/output.h"
 #include "psample/profile.h"
+#include "psample/table.h"
 #include "psample/trie.h"
 
 #define RAW_MAGIC "# psample profile v"
@@ -295,65 +296,27 @@ static int raw__format_interval(double x, char *buf, size_t n)
 }
 
 /*
- * String ids for the writer, keyed by pointer: the trie interns its
+ * String ids for the writer are keyed by pointer: the trie interns its
  * strings, so equal strings are one pointer and no content is hashed.
  */
-struct rawids {
-	const char **keys; /* NULL: empty slot */
-	uint32_t *ids;
-	size_t cap; /* power of two, over twice the strings */
-	uint32_t n;
-};
-
-static int rawids__init(struct rawids *m, size_t max)
+static uint64_t rawout__key(const char *s)
 {
-	size_t cap = 64;
-
-	while (cap / 2 <= max)
-		cap *= 2;
-	m->keys = calloc(cap, sizeof(*m->keys));
-	m->ids = malloc(cap * sizeof(*m->ids));
-	m->cap = cap;
-	m->n = 0;
-	return m->keys && m->ids ? 0 : -ENOMEM;
-}
-
-static void rawids__free(struct rawids *m)
-{
-	free(m->keys);
-	free(m->ids);
-}
-
-/* s's slot: where it is, or the empty slot where it belongs. */
-static size_t rawids__slot(const struct rawids *m, const char *s)
-{
-	uint64_t h = (uint64_t)(uintptr_t)s * UINT64_C(0x9e3779b97f4a7c15);
-	size_t i = (size_t)(h >> 32) & (m->cap - 1);
-
-	while (m->keys[i] && m->keys[i] != s)
-		i = (i + 1) & (m->cap - 1);
-	return i;
-}
-
-/* Number s if it is new: true if it was (and so needs a str record). */
-static bool rawids__add(struct rawids *m, const char *s)
-{
-	size_t i = rawids__slot(m, s);
-
-	if (m->keys[i])
-		return false;
-	m->keys[i] = s;
-	m->ids[i] = m->n++;
-	return true;
+	return (uint64_t)(uintptr_t)s;
 }
 
 /* A strref field: " <id>" or " -". */
-static void rawout__ref(struct rawout *w, const struct rawids *m, const char *s)
+static void rawout__ref(struct rawout *w, const struct table *ids,
+			const char *s)
 {
-	if (s)
-		rawout__printf(w, " %" PRIu32, m->ids[rawids__slot(m, s)]);
-	else
+	uint64_t id = 0;
+
+	if (s) {
+		/* rawout__strings numbered every string. */
+		(void)table__get(ids, rawout__key(s), &id);
+		rawout__printf(w, " %" PRIu64, id);
+	} else {
 		rawout__printf(w, " -");
+	}
 }
 
 static void rawout__meta(struct rawout *w, const struct profile_meta *m)
@@ -382,7 +345,7 @@ static void rawout__meta(struct rawout *w, const struct profile_meta *m)
 
 /* The string table: every string frames use, in order of first use. */
 static void rawout__strings(struct rawout *w, const struct trie *t,
-			    struct rawids *ids)
+			    struct table *ids)
 {
 	uint32_t n = trie__nframes(t);
 
@@ -391,9 +354,18 @@ static void rawout__strings(struct rawout *w, const struct trie *t,
 		const char *s[3] = {f->name, f->file, f->func};
 
 		for (int i = 0; i < 3; i++) {
-			if (!s[i] || !rawids__add(ids, s[i]))
+			uint64_t sid;
+			int added;
+
+			if (!s[i])
 				continue;
-			rawout__printf(w, "str %" PRIu32 " ", ids->n - 1);
+			added = table__add(ids, rawout__key(s[i]),
+					   table__count(ids), &sid);
+			if (added < 0)
+				w->err = added;
+			if (added != 1)
+				continue;
+			rawout__printf(w, "str %" PRIu64 " ", sid);
 			rawout__string(w, s[i]);
 			rawout__printf(w, "\n");
 		}
@@ -401,7 +373,7 @@ static void rawout__strings(struct rawout *w, const struct trie *t,
 }
 
 static void rawout__frames(struct rawout *w, const struct trie *t,
-			   const struct rawids *ids)
+			   const struct table *ids)
 {
 	uint32_t n = trie__nframes(t);
 
@@ -429,7 +401,7 @@ int raw__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 {
 	static const struct profile_meta none;
 	struct rawout w = {.f = out};
-	struct rawids ids = {0};
+	struct table *ids;
 	uint32_t nnodes;
 
 	(void)o; /* the trie comes as sampled: nothing to choose */
@@ -438,11 +410,13 @@ int raw__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 	if (!m)
 		m = &none;
 	nnodes = trie__nnodes(t);
-	w.err = rawids__init(&ids, 3 * (size_t)trie__nframes(t));
+	ids = table__new();
+	if (!ids)
+		w.err = -ENOMEM;
 	rawout__printf(&w, "%s%d\n", RAW_MAGIC, RAW_VERSION);
 	rawout__meta(&w, m);
-	rawout__strings(&w, t, &ids);
-	rawout__frames(&w, t, &ids);
+	rawout__strings(&w, t, ids);
+	rawout__frames(&w, t, ids);
 	rawout__printf(&w, "root %" PRIu64 "\n", trie__node(t, 0)->self);
 	for (uint32_t id = 1; id < nnodes && !w.err; id++) {
 		const struct trie_node *n = trie__node(t, id);
@@ -454,8 +428,9 @@ int raw__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 	}
 	rawout__printf(&w,
 		       "end %" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu64 "\n",
-		       ids.n, trie__nframes(t), nnodes, trie__total(t));
-	rawids__free(&ids);
+		       ids ? table__count(ids) : 0, trie__nframes(t), nnodes,
+		       trie__total(t));
+	table__free(ids);
 	free(w.buf.p);
 	return w.err;
 }
