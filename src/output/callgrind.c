@@ -34,6 +34,7 @@
 #include "psample/fstats.h"
 #include "psample/hash.h"
 #include "psample/output.h"
+#include "psample/table.h"
 
 int callgrind__write(FILE *out, const struct trie *t,
 		     const struct profile_meta *m, const struct output_opts *o);
@@ -206,45 +207,39 @@ static int callgrind__functions(struct callgrind *cg)
 /* File ids: one per distinct co_filename (interned: pointers compare). */
 static int callgrind__files(struct callgrind *cg)
 {
-	const char **slot_name;
-	uint32_t *slot_id, cap, mask;
+	struct table *ids = table__new();
 	int err = -ENOMEM;
 
-	/* At most half full; hash__pow2 goes up to 2^31. */
-	if (cg->nfns >= UINT32_MAX / 4)
-		return -ENOMEM;
-	cap = hash__pow2(2 * cg->nfns + 2);
-	mask = cap - 1;
-	slot_name = calloc(cap, sizeof(*slot_name));
-	slot_id = calloc(cap, sizeof(*slot_id));
 	cg->fn_file = calloc((size_t)cg->nfns + 1, sizeof(*cg->fn_file));
 	cg->file_name = calloc((size_t)cg->nfns + 2, sizeof(*cg->file_name));
-	if (!slot_name || !slot_id || !cg->fn_file || !cg->file_name)
+	if (!ids || !cg->fn_file || !cg->file_name)
 		goto out;
 	cg->nfiles = 1; /* id 1: "???" */
 	for (uint32_t fn = 0; fn < cg->nfns; fn++) {
 		const struct ps_frame *f = callgrind__frame(cg, fn);
-		uint32_t i;
+		uint64_t id;
+		int added;
 
 		cg->fn_file[fn] = 1;
 		if (f->kind != PS_FRAME_PYTHON || !f->file || !*f->file)
 			continue;
-		i = hash__mix64((uint64_t)(uintptr_t)f->file) & mask;
-		while (slot_name[i] && slot_name[i] != f->file)
-			i = (i + 1) & mask;
-		if (!slot_name[i]) {
-			slot_name[i] = f->file;
-			slot_id[i] = ++cg->nfiles;
+		added = table__add(ids, (uint64_t)(uintptr_t)f->file,
+				   cg->nfiles + 1, &id);
+		if (added < 0) {
+			err = added;
+			goto out;
+		}
+		if (added) {
+			cg->nfiles++;
 			cg->file_name[cg->nfiles] = f->file;
 		}
-		cg->fn_file[fn] = slot_id[i];
+		cg->fn_file[fn] = (uint32_t)id;
 	}
 	cg->fn_named = calloc((size_t)cg->nfns + 1, 1);
 	cg->file_named = calloc((size_t)cg->nfiles + 1, 1);
 	err = cg->fn_named && cg->file_named ? 0 : -ENOMEM;
 out:
-	free(slot_name);
-	free(slot_id);
+	table__free(ids);
 	return err;
 }
 
