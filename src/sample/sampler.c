@@ -32,6 +32,7 @@
 #include "psample/pause.h"
 #include "psample/proc.h"
 #include "psample/sampler.h"
+#include "psample/table.h"
 #include "family.h"
 
 #define NSEC 1000000000LL
@@ -151,15 +152,16 @@ int sampler__add_stack(struct trie *trie, const struct py_thread *th,
  * OS, read once, and its stat file.
  */
 struct tident {
-	pid_t tid; /* 0: free slot */
+	pid_t tid;
 	int fd; /* -1: not open */
 	uint64_t seen; /* tick last seen */
 	char comm[32];
 };
 
-/* Per process: the caches above in an open-addressing table by tid. */
+/* Per process: the caches above, found by tid. */
 struct mstate {
-	struct tident *v;
+	struct tident *v; /* n of cap, in no order */
+	struct table *tids; /* tid -> index in v */
 	uint32_t cap, n, nfds;
 	uint64_t swept; /* tick of the last sweep of stale threads */
 	uint32_t proc_frame; /* its root frame in the trie, or NO_FRAME */
@@ -178,71 +180,75 @@ static void mstate__free(struct mstate *ms)
 {
 	if (!ms)
 		return;
-	for (uint32_t i = 0; i < ms->cap; i++)
-		if (ms->v[i].tid && ms->v[i].fd >= 0)
+	for (uint32_t i = 0; i < ms->n; i++)
+		if (ms->v[i].fd >= 0)
 			close(ms->v[i].fd);
 	if (ms->statm_fd >= 0)
 		close(ms->statm_fd);
 	pause__free(ms->pause);
 	free(ms->ptids);
 	free(ms->v);
+	table__free(ms->tids);
 	free(ms);
 }
 
-static struct tident *tidmap__slot(struct mstate *ms, pid_t tid)
-{
-	uint32_t mask = ms->cap - 1;
-	uint32_t i = ((uint32_t)tid * 2654435761u) & mask;
-	while (ms->v[i].tid && ms->v[i].tid != tid)
-		i = (i + 1) & mask;
-	return &ms->v[i];
-}
-
-/* Rebuild at twice the size, or the same size without stale threads. */
+/* Drop the threads not seen for a while, with room for cap in all. */
 static int tidmap__rebuild(struct mstate *ms, uint64_t tick, uint32_t cap)
 {
-	struct tident *old = ms->v;
-	uint32_t ocap = ms->cap;
+	uint32_t n = 0;
+	uint64_t idx;
+	int err;
 
-	ms->v = calloc(cap, sizeof(*ms->v));
-	if (!ms->v) {
-		ms->v = old;
-		return -ENOMEM;
+	if (cap != ms->cap) {
+		struct tident *v = reallocarray(ms->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ms->v = v;
+		ms->cap = cap;
 	}
-	ms->cap = cap;
-	ms->n = ms->nfds = 0;
-	for (uint32_t i = 0; i < ocap; i++) {
-		struct tident *e = &old[i];
-		if (!e->tid)
-			continue;
+	ms->nfds = 0;
+	for (uint32_t i = 0; i < ms->n; i++) {
+		struct tident *e = &ms->v[i];
+
 		if (tick - e->seen > TID_STALE_TICKS) {
 			if (e->fd >= 0)
 				close(e->fd);
 			continue;
 		}
-		*tidmap__slot(ms, e->tid) = *e;
-		ms->n++;
+		ms->v[n++] = *e;
 		ms->nfds += e->fd >= 0;
 	}
-	free(old);
+	ms->n = n;
+	table__clear(ms->tids);
+	for (uint32_t i = 0; i < n; i++)
+		if ((err = table__add(ms->tids, (uint64_t)ms->v[i].tid, i,
+				      &idx)) < 0)
+			return err;
 	return 0;
 }
 
 static struct tident *tidmap__get(struct mstate *ms, pid_t pid, pid_t tid,
 				  uint64_t tick)
 {
-	if ((ms->n + 1) * 2 > ms->cap &&
-	    tidmap__rebuild(ms, tick, ms->cap ? ms->cap * 2 : 64))
+	struct tident *e;
+	uint64_t idx;
+	int added;
+
+	if (ms->n == ms->cap &&
+	    tidmap__rebuild(ms, tick, ms->cap ? ms->cap * 2 : 32))
 		return NULL;
 	if (tick - ms->swept >= TID_STALE_TICKS) {
 		if (tidmap__rebuild(ms, tick, ms->cap))
 			return NULL;
 		ms->swept = tick;
 	}
-	struct tident *e = tidmap__slot(ms, tid);
-	if (!e->tid) {
-		e->tid = tid;
-		e->fd = -1;
+	added = table__add(ms->tids, (uint64_t)tid, ms->n, &idx);
+	if (added < 0)
+		return NULL;
+	e = &ms->v[idx];
+	if (added) {
+		*e = (struct tident){.tid = tid, .fd = -1};
 		ms->n++;
 		proc__thread_name(pid, tid, e->comm, sizeof(e->comm));
 	}
@@ -316,6 +322,11 @@ static struct mstate *member__state(struct sampler *s, struct member *m)
 	if (!ms)
 		return NULL;
 	ms->statm_fd = -1;
+	ms->tids = table__new();
+	if (!ms->tids) {
+		free(ms);
+		return NULL;
+	}
 	ms->proc_frame = NO_FRAME;
 	/* Asked of the process on a free-threaded build (is its GIL on?):
 	 * only when the mode needs it, and not counted as sampling reads. */
@@ -323,7 +334,7 @@ static struct mstate *member__state(struct sampler *s, struct member *m)
 		ms->gil = py_walker__gil_support(m->w);
 	ms->calls0 = m->t->mem.calls;
 	if (s->o->blocking && pause__new(m->pid, &ms->pause)) {
-		free(ms);
+		mstate__free(ms);
 		return NULL;
 	}
 	if (s->o->subprocesses) {
