@@ -1,5 +1,5 @@
 /*
- * task.c - small readers of /proc/PID and /proc/PID/task/TID files.
+ * proc.c - small readers of /proc/PID and /proc/PID/task/TID files.
  */
 #include <dirent.h>
 #include <errno.h>
