@@ -4,7 +4,7 @@
  * line; thread roots with tid and name) and what is known about the run.
  *
  * The raw format is written by the "raw" entry of the output table
- * (src/output/raw.c) and read back here, for psample convert and diff.
+ * (src/output/profile.c) and read back here, for psample convert and diff.
  */
 #ifndef PSAMPLE_PROFILE_H
 #define PSAMPLE_PROFILE_H

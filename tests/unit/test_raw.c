@@ -30,7 +30,7 @@
 #include "psample/trie.h"
 #include "utf8check.h"
 
-/* Kept in step with raw.c: the longest string the format holds. */
+/* Kept in step with profile.c: the longest string the format holds. */
 #define RAW_STR_MAX (1u << 20)
 
 /* ---- helpers ---- */

@@ -1,5 +1,5 @@
 /*
- * raw.c - psample's own profile format ("raw": -f raw, *.psample): the
+ * profile.c - psample's own profile format ("raw": -f raw, *.psample): the
  * trie exactly as sampled and what is known about the run, without loss,
  * so that psample convert and diff can read a profile back.  The writer
  * and the reader live together so the format has one definition: this.
