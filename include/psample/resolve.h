@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "psample/mem.h"
-#include "psample/pystack.h"
+#include "psample/walker.h"
 #include "psample/rawstack.h"
 
 struct py_resolver;

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "psample/pystack.h"
-#include "psample/pytarget.h"
+#include "psample/walker.h"
+#include "psample/target.h"
 #include "psample/trie.h"
 
 enum sampler_mode {

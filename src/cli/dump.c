@@ -12,8 +12,8 @@
 
 #include "psample/error.h"
 #include "psample/proc.h"
-#include "psample/pystack.h"
-#include "psample/pytarget.h"
+#include "psample/walker.h"
+#include "psample/target.h"
 #include "commands.h"
 #include "fail.h"
 

@@ -8,7 +8,7 @@
 
 #include "psample/error.h"
 #include "psample/proc.h"
-#include "psample/pytarget.h"
+#include "psample/target.h"
 #include "fail.h"
 
 int cli__fail(int err, pid_t pid, const char *what)

@@ -18,7 +18,7 @@
 #include "psample/error.h"
 #include "psample/output.h"
 #include "psample/proc.h"
-#include "psample/pytarget.h"
+#include "psample/target.h"
 #include "psample/sampler.h"
 #include "psample/trie.h"
 #include "commands.h"

@@ -7,7 +7,7 @@
 
 #include <sys/types.h>
 
-#include "psample/pytarget.h"
+#include "psample/target.h"
 #include "psample/sampler.h"
 #include "opts.h"
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "psample/pytarget.h"
+#include "psample/target.h"
 
 /*
  * Open pid as a target, waiting up to wait_ns while it is not (yet) an

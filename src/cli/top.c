@@ -23,7 +23,7 @@
 #include "psample/clock.h"
 #include "psample/error.h"
 #include "psample/proc.h"
-#include "psample/pytarget.h"
+#include "psample/target.h"
 #include "psample/sampler.h"
 #include "psample/trie.h"
 #include "commands.h"

@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "psample/pytarget.h"
+#include "psample/target.h"
 #include "psample/sampler.h"
 #include "psample/trie.h"
 #include "opts.h"

@@ -16,7 +16,7 @@
 
 #include "psample/error.h"
 #include "psample/resolve.h"
-#include "psample/pysymbols.h"
+#include "psample/symbols.h"
 
 #define HOT_MAX 256
 #define SEEN_BITS 12 /* per-sample code table: 4096 slots */

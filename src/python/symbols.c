@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "psample/error.h"
-#include "psample/pysymbols.h"
+#include "psample/symbols.h"
 
 #define STR_MAX_CHARS 4096
 #define LINETABLE_MAX (1u << 20)

@@ -22,7 +22,7 @@
 #include "psample/error.h"
 #include "psample/maps.h"
 #include "psample/proc.h"
-#include "psample/pytarget.h"
+#include "psample/target.h"
 #include "layout.h"
 
 static char version_hint[128];

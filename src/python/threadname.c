@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "psample/error.h"
-#include "psample/pysymbols.h"
+#include "psample/symbols.h"
 #include "threadname.h"
 
 #define MAX_ENTRIES 128

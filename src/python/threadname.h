@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "psample/pytarget.h"
+#include "psample/target.h"
 
 /* Bytes of a name kept, not counting the NUL; longer names are cut at
  * a character boundary. */

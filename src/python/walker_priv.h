@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "psample/mem.h"
-#include "psample/pystack.h"
+#include "psample/walker.h"
 #include "psample/rawstack.h"
 #include "psample/resolve.h"
 #include "threadname.h"

@@ -16,8 +16,8 @@
 #include <sys/types.h>
 
 #include "psample/proc.h"
-#include "psample/pystack.h"
-#include "psample/pytarget.h"
+#include "psample/walker.h"
+#include "psample/target.h"
 
 enum member_state {
 	MEMBER_PENDING, /* not (yet) an interpreter psample can read */

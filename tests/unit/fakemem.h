@@ -21,7 +21,7 @@
 
 #include "psample/mem.h"
 #include "psample/pylayout.h"
-#include "psample/pytarget.h"
+#include "psample/target.h"
 
 /* ---- the address space ------------------------------------------------ */
 

@@ -25,7 +25,7 @@
 
 #include "psample/error.h"
 #include "psample/linetable.h"
-#include "psample/pystack.h"
+#include "psample/walker.h"
 #include "fakemem.h"
 #include "threadname.h"
 

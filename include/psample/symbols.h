@@ -1,5 +1,5 @@
 /*
- * pysymbols.h - code objects of a target, read once and cached.
+ * symbols.h - code objects of a target, read once and cached.
  *
  * A sample names each frame by its code object's address.  The cache maps
  * that address to what the code object says (names, file, line table),
@@ -7,13 +7,13 @@
  * also keeps the object's identity (pycode__ident) and callers compare it
  * on every use with what they just read.
  */
-#ifndef PSAMPLE_PYSYMBOLS_H
-#define PSAMPLE_PYSYMBOLS_H
+#ifndef PSAMPLE_SYMBOLS_H
+#define PSAMPLE_SYMBOLS_H
 
 #include <stdint.h>
 
 #include "psample/linetable.h"
-#include "psample/pytarget.h"
+#include "psample/target.h"
 
 struct py_code {
 	uint64_t addr;

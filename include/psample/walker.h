@@ -1,5 +1,5 @@
 /*
- * pystack.h - reading every Python thread's stack from a target.
+ * walker.h - reading every Python thread's stack from a target.
  *
  * A walker keeps what it learnt from the last sample - the interpreter
  * and thread lists, each thread's data-stack chunks, the code objects on
@@ -9,16 +9,16 @@
  * when it does not, the walker falls back to following pointers one read
  * at a time and relearns.
  */
-#ifndef PSAMPLE_PYSTACK_H
-#define PSAMPLE_PYSTACK_H
+#ifndef PSAMPLE_WALKER_H
+#define PSAMPLE_WALKER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "psample/pysymbols.h"
+#include "psample/symbols.h"
 #include "psample/rawstack.h"
-#include "psample/pytarget.h"
+#include "psample/target.h"
 
 #define PY_MAX_DEPTH 2048 /* frames kept per stack; deeper ones truncate */
 #define PY_MAX_THREADS 4096

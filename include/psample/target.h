@@ -1,13 +1,13 @@
 /*
- * pytarget.h - a CPython interpreter found in another process.
+ * target.h - a CPython interpreter found in another process.
  *
  * py_target__open finds the ELF file that defines _PyRuntime (the python
  * executable, or libpython), its load address, the interpreter's version
  * and the layout for it, and checks that layout against the live process
  * before anyone samples with it.
  */
-#ifndef PSAMPLE_PYTARGET_H
-#define PSAMPLE_PYTARGET_H
+#ifndef PSAMPLE_TARGET_H
+#define PSAMPLE_TARGET_H
 
 #include <stdbool.h>
 #include <stdint.h>
