@@ -14,43 +14,12 @@
 #include "psample/proc.h"
 #include "psample/walker.h"
 #include "psample/target.h"
+#include "psample/utf8.h"
 #include "commands.h"
 #include "fail.h"
 
 /* A torn read makes one thread unreadable for one sample; try again. */
 #define DUMP_TRIES 20
-
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
-static size_t utf8__seq(const unsigned char *s)
-{
-	unsigned c = s[0];
-	size_t n;
-	unsigned min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	unsigned cp = c & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
 
 static void json__str(FILE *f, const char *s)
 {
@@ -58,7 +27,7 @@ static void json__str(FILE *f, const char *s)
 
 	fputc('"', f);
 	while (*p) {
-		size_t n = utf8__seq(p);
+		size_t n = utf8__seq(p, false, NULL, NULL);
 		if (n == 0) {
 			fputs("\\ufffd", f);
 			p++;
