@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "psample/error.h"
+#include "psample/hash.h"
 #include "psample/symbols.h"
 
 #define STR_MAX_CHARS 4096
@@ -26,14 +27,6 @@ struct py_codes {
 
 /* The last serial handed to an entry (struct py_code). */
 static uint64_t code_serial;
-
-static uint32_t addr__hash(uint64_t a)
-{
-	a ^= a >> 33;
-	a *= 0xff51afd7ed558ccdull;
-	a ^= a >> 33;
-	return (uint32_t)a;
-}
 
 struct py_codes *py_codes__new(void)
 {
@@ -101,7 +94,7 @@ uint64_t py_codes__loads(const struct py_codes *c)
 
 static uint32_t codes__slot(const struct py_codes *c, uint64_t addr)
 {
-	uint32_t mask = c->cap - 1, i = addr__hash(addr) & mask;
+	uint32_t mask = c->cap - 1, i = (uint32_t)hash__mix64(addr) & mask;
 
 	while (c->slots[i] && c->slots[i]->addr != addr)
 		i = (i + 1) & mask;
