@@ -10,6 +10,24 @@
 #include "psample/error.h"
 #include "walker_priv.h"
 
+/* wthread__running: every frame read lacks the run mark, and where the
+ * stack ended could not be told. */
+#define RUN_MIDCALL UINT64_MAX
+
+/*
+ * datastack_top of the newest chunk read just before its copy (with the
+ * thread state) and just after it, where both are of that chunk.  Below
+ * the lower (lo), frames were live all through the copy; at or above the
+ * higher (hi), frames had returned before it began and were not pushed
+ * again by its end.  Both 0 when that cannot be told.  The top read
+ * after alone takes the leftovers of callees that returned before the
+ * copy for live, when the stack grew back over them by that read (a
+ * loop calling the same function again).
+ */
+struct tops {
+	uint64_t lo, hi;
+};
+
 /*
  * Whether a frame without the mark is inside a call, by the copy alone
  * (pyframe__in_call).  Stopped (--blocking), the top read after the copy
@@ -32,7 +50,8 @@ static struct tops tops__of(uint64_t before, uint64_t after)
 	return t;
 }
 
-struct tops wthread__tops(const struct py_layout *l, const struct wthread *th)
+static struct tops wthread__tops(const struct py_layout *l,
+				 const struct wthread *th)
 {
 	struct tops none = {0, 0};
 
@@ -126,8 +145,9 @@ static uint64_t wthread__lowest_mark(const struct py_walker *w,
  * cur, or a caller met on the way down, is not in the copy (a
  * generator's frame).
  */
-uint64_t wthread__running(const struct py_walker *w, const struct wthread *th,
-			  uint64_t cur, struct tops top, bool *marked)
+static uint64_t wthread__running(const struct py_walker *w,
+				 const struct wthread *th, uint64_t cur,
+				 struct tops top, bool *marked)
 {
 	const struct py_layout *l = w->l;
 	uint32_t ck = UINT32_MAX, nk = UINT32_MAX;
@@ -234,8 +254,9 @@ uint64_t wthread__running(const struct py_walker *w, const struct wthread *th,
  * through C keeps the run mark on 3.11 (Thread.run calling its target),
  * so a marked frame that the last walk ended on may now be a caller.
  */
-bool wthread__callee_live(const struct py_walker *w, const struct wthread *th,
-			  uint64_t f, uint64_t top)
+static bool wthread__callee_live(const struct py_walker *w,
+				 const struct wthread *th, uint64_t f,
+				 uint64_t top)
 {
 	uint32_t ck = UINT32_MAX, nk = UINT32_MAX;
 	const uint8_t *buf = wthread__frame_bytes(w, th, f, &ck, false);
@@ -262,7 +283,8 @@ bool wthread__callee_live(const struct py_walker *w, const struct wthread *th,
  */
 #define MIDCALL_TRIES 2
 
-uint64_t wthread__retry(struct py_walker *w, struct wthread *th, uint64_t *cur)
+static uint64_t wthread__retry(struct py_walker *w, struct wthread *th,
+			       uint64_t *cur)
 {
 	const struct py_layout *l = w->l;
 	struct chunk *c = &th->chunks[0];
@@ -303,7 +325,8 @@ uint64_t wthread__retry(struct py_walker *w, struct wthread *th, uint64_t *cur)
 }
 
 /* The current-frame word, read now: 0 when no frame runs. */
-int wthread__word(struct py_walker *w, const struct wthread *th, uint64_t *cur)
+static int wthread__word(struct py_walker *w, const struct wthread *th,
+			 uint64_t *cur)
 {
 	const struct py_layout *l = w->l;
 	uint64_t word = (l->flags & PY_L_CFRAME) ? th->cframe + l->cf_current
@@ -314,5 +337,44 @@ int wthread__word(struct py_walker *w, const struct wthread *th, uint64_t *cur)
 	if (err)
 		return err;
 	*cur = now;
+	return 0;
+}
+
+/*
+ * Place the stack of th in this sample's copy: *run gets the frame that
+ * was running when the copy was made (0 when the mark cannot tell: walk
+ * from *cur, which may have been read again).  0; 1 when the stack has
+ * emptied since; or a negative error, -PS_ECORRUPT when the copy was
+ * caught mid-call and stayed so when read again.
+ */
+int wthread__place(struct py_walker *w, struct wthread *th, uint64_t *cur,
+		   uint64_t *run)
+{
+	struct tops tops = wthread__tops(w->l, th);
+	bool marked;
+	int err;
+
+	*run = wthread__running(w, th, *cur, tops, &marked);
+	if (th->hinted &&
+	    (!marked || wthread__callee_live(w, th, *run, tops.lo))) {
+		/* Only the mark of a frame with no callee places the stack
+		 * from the hint: a chain up or down from a stale frame can
+		 * be of frames since replaced.  Where the interpreter is
+		 * now, then, against the same copy. */
+		if ((err = wthread__word(w, th, cur)))
+			return err;
+		if (!*cur)
+			return 1;
+		*run = wthread__running(w, th, *cur, tops, &marked);
+	}
+	if (*run == RUN_MIDCALL)
+		*run = wthread__retry(w, th, cur);
+	if (*run == RUN_MIDCALL) {
+		/* Still mid-call, or unreadable. */
+		w->stats.torn++;
+		th->hint = *cur;
+		return -PS_ECORRUPT;
+	}
+	th->hint = *run;
 	return 0;
 }

@@ -132,34 +132,11 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 	 * second copy (both would favour states that last). */
 	uint64_t run = 0;
 	if (!second && (l->flags & PY_L_RUN_MARK) && (l->flags & PY_L_CHUNKS)) {
-		struct tops tops = wthread__tops(l, th);
-		bool marked;
-		run = wthread__running(w, th, cur, tops, &marked);
-		if (th->hinted &&
-		    (!marked || wthread__callee_live(w, th, run, tops.lo))) {
-			/* Only the mark of a frame with no callee places
-			 * the stack from the hint: a chain up or down from
-			 * a stale frame can be of frames since replaced.
-			 * Where the interpreter is now, then, against the
-			 * same copy. */
-			if ((err = wthread__word(w, th, &cur))) {
+		if ((err = wthread__place(w, th, &cur, &run))) {
+			if (err < 0)
 				out->err = err;
-				return 0;
-			}
-			if (!cur)
-				return 0; /* the stack emptied */
-			run = wthread__running(w, th, cur, tops, &marked);
-		}
-		if (run == RUN_MIDCALL)
-			run = wthread__retry(w, th, &cur);
-		if (run == RUN_MIDCALL) {
-			/* Still mid-call, or unreadable. */
-			w->stats.torn++;
-			out->err = -PS_ECORRUPT;
-			th->hint = cur;
 			return 0;
 		}
-		th->hint = run ? run : 0;
 		f = cur;
 	}
 	if (run) {

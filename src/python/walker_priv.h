@@ -166,24 +166,6 @@ struct py_walker {
 	uint8_t scratch[PY_MAX_READ];
 };
 
-/* wthread__running: every frame read lacks the run mark, and where the
- * stack ended could not be told. */
-#define RUN_MIDCALL UINT64_MAX
-
-/*
- * datastack_top of the newest chunk read just before its copy (with the
- * thread state) and just after it, where both are of that chunk.  Below
- * the lower (lo), frames were live all through the copy; at or above the
- * higher (hi), frames had returned before it began and were not pushed
- * again by its end.  Both 0 when that cannot be told.  The top read
- * after alone takes the leftovers of callees that returned before the
- * copy for live, when the stack grew back over them by that read (a
- * loop calling the same function again).
- */
-struct tops {
-	uint64_t lo, hi;
-};
-
 /* batch.c */
 int walker__ask(struct py_walker *w, int32_t *iv, uint64_t addr, void *buf,
 		size_t len);
@@ -211,13 +193,8 @@ void walker__collect_state(struct py_walker *w);
 int8_t walker__gil(const struct py_walker *w, const struct wthread *th);
 
 /* running.c */
-struct tops wthread__tops(const struct py_layout *l, const struct wthread *th);
-uint64_t wthread__running(const struct py_walker *w, const struct wthread *th,
-			  uint64_t cur, struct tops top, bool *marked);
-bool wthread__callee_live(const struct py_walker *w, const struct wthread *th,
-			  uint64_t f, uint64_t top);
-uint64_t wthread__retry(struct py_walker *w, struct wthread *th, uint64_t *cur);
-int wthread__word(struct py_walker *w, const struct wthread *th, uint64_t *cur);
+int wthread__place(struct py_walker *w, struct wthread *th, uint64_t *cur,
+		   uint64_t *run);
 
 /* threads.c */
 void wthread__free(struct wthread *th);
