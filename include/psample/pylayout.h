@@ -8,10 +8,11 @@
  *
  * The decode functions and frame rules at the bottom take bytes that
  * were already read and never read memory themselves, and use no libc
- * (the build compiles them for BPF: tests/bpf/pylayout_check.bpf.c).  This is the part
- * the eBPF backend shares: it does its own reads (bpf_probe_read_user)
- * into buffers and calls the same functions on the same layout, so the
- * two backends cannot disagree on what a frame means.
+ * (the build compiles them for BPF: tests/bpf/pylayout_check.bpf.c).
+ * This is the part the eBPF backend shares: it does its own reads
+ * (bpf_probe_read_user) into buffers and calls the same functions on the
+ * same layout, so the two backends cannot disagree on what a frame
+ * means.
  */
 #ifndef PSAMPLE_PYLAYOUT_H
 #define PSAMPLE_PYLAYOUT_H

@@ -398,8 +398,11 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 		if (!v)
 			return -ENOMEM;
 		w->out = v;
-		const struct py_rawstack **s =
-			realloc(w->stacks, w->nthreads * sizeof(*s));
+		const struct py_rawstack **s = realloc(
+			w->stacks,
+			w->nthreads *
+				sizeof(*s)); // NOLINT(bugprone-sizeof-expression):
+					     // an array of pointers
 		if (!s)
 			return -ENOMEM;
 		w->stacks = s;
