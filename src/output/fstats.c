@@ -15,15 +15,11 @@
 #include "psample/fstats.h"
 #include "psample/function.h"
 #include "psample/hash.h"
+#include "psample/table.h"
 
 struct fkey_slot {
 	uint32_t frame; /* representative frame + 1; 0 empty */
 	uint32_t fn;
-};
-
-struct ekey_slot {
-	uint64_t key; /* caller << 32 | callee, + 1; 0 empty */
-	uint32_t edge;
 };
 
 struct build {
@@ -31,8 +27,7 @@ struct build {
 	struct fstats *s;
 	struct fkey_slot *fslots;
 	size_t fcap;
-	struct ekey_slot *eslots;
-	size_t ecap;
+	struct table *edges; /* caller << 32 | callee -> index in s->edges */
 	uint32_t ecap_edges;
 	uint32_t *frame_fn; /* per frame: its function + 1; 0 not looked up */
 };
@@ -69,18 +64,16 @@ static uint32_t build__fn(struct build *b, uint32_t frame)
 static int build__edge(struct build *b, uint32_t caller, uint32_t callee,
 		       uint32_t *out)
 {
-	uint64_t key = ((uint64_t)caller << 32 | callee) + 1;
-	size_t mask = b->ecap - 1;
-	size_t i;
-
-	for (i = hash__mix64(key) & mask; b->eslots[i].key;
-	     i = (i + 1) & mask) {
-		if (b->eslots[i].key == key) {
-			*out = b->eslots[i].edge;
-			return 0;
-		}
-	}
 	struct fstats *s = b->s;
+	uint64_t key = (uint64_t)caller << 32 | callee, idx;
+	int added = table__add(b->edges, key, s->nedges, &idx);
+
+	if (added < 0)
+		return added;
+	*out = (uint32_t)idx;
+	if (!added)
+		return 0;
+	/* Failing here fails fstats__new, so the table's extra key is moot. */
 	if (s->nedges == b->ecap_edges) {
 		uint32_t cap = b->ecap_edges ? b->ecap_edges * 2 : 64;
 		void *e = realloc(s->edges, cap * sizeof(*s->edges));
@@ -89,11 +82,8 @@ static int build__edge(struct build *b, uint32_t caller, uint32_t callee,
 		s->edges = e;
 		b->ecap_edges = cap;
 	}
-	b->eslots[i].key = key;
-	b->eslots[i].edge = s->nedges;
-	s->edges[s->nedges] =
+	s->edges[s->nedges++] =
 		(struct fstats_edge){.caller = caller, .callee = callee};
-	*out = s->nedges++;
 	return 0;
 }
 
@@ -114,10 +104,8 @@ int fstats__new(const struct trie *t, struct fstats **out)
 	if (nf > UINT32_MAX / 4 || nn > UINT32_MAX / 4)
 		goto out;
 	b.fcap = hash__pow2(2 * nf + 2);
-	/* Edges are at most one per node. */
-	b.ecap = hash__pow2(2 * nn + 2);
 	b.fslots = calloc(b.fcap, sizeof(*b.fslots));
-	b.eslots = calloc(b.ecap, sizeof(*b.eslots));
+	b.edges = table__new();
 	b.frame_fn = calloc((size_t)nf + 1, sizeof(*b.frame_fn));
 	s->fns = calloc((size_t)nf + 1, sizeof(*s->fns));
 	s->node_fn = calloc(nn, sizeof(*s->node_fn));
@@ -126,7 +114,7 @@ int fstats__new(const struct trie *t, struct fstats **out)
 	next = malloc(nn * sizeof(*next));
 	node_edge = malloc(nn * sizeof(*node_edge));
 	stack = malloc(nn * sizeof(*stack));
-	if (!b.fslots || !b.eslots || !b.frame_fn || !s->fns || !s->node_fn ||
+	if (!b.fslots || !b.edges || !b.frame_fn || !s->fns || !s->node_fn ||
 	    !s->node_total || !first || !next || !node_edge || !stack)
 		goto out;
 
@@ -201,7 +189,7 @@ int fstats__new(const struct trie *t, struct fstats **out)
 	err = 0;
 out:
 	free(b.fslots);
-	free(b.eslots);
+	table__free(b.edges);
 	free(b.frame_fn);
 	free(first);
 	free(next);
