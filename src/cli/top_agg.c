@@ -243,6 +243,11 @@ static int top_agg__nodes(struct top_agg *a, const struct trie *t)
 	return 0;
 }
 
+/*
+ * The cell of (thread, function), made if new.  A table of its own, not
+ * table.h: its 4-byte slots keep a busy screen's cells in cache, and
+ * every update probes it once per function of every new stack.
+ */
 static int top_agg__cell(struct top_agg *a, uint32_t thr, uint32_t fn,
 			 struct top_cell **out)
 {
