@@ -86,11 +86,11 @@ static int wthread__push(struct wthread *th, const struct py_rawentry *e)
 	struct py_rawstack *s = &th->stack;
 
 	if (s->depth == s->cap) {
+		if (s->cap >= PY_RAW_MAX_DEPTH)
+			return -E2BIG; /* cannot happen: MAX_STEPS fits */
 		uint32_t cap = s->cap ? s->cap * 2 : 64;
-		if (cap > PY_RAW_MAX_DEPTH || s->cap >= PY_RAW_MAX_DEPTH)
+		if (cap > PY_RAW_MAX_DEPTH)
 			cap = PY_RAW_MAX_DEPTH;
-		if (s->depth >= cap)
-			return -E2BIG;
 		struct py_rawentry *v = realloc(s->frames, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;

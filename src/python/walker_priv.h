@@ -26,6 +26,8 @@
 #define MAX_CHUNKS 64
 #define CHUNK_MAX_READ (1u << 20)
 #define MAX_STEPS (PY_MAX_DEPTH * 2)
+/* A walk keeps at most one raw entry per step. */
+_Static_assert(MAX_STEPS <= PY_RAW_MAX_DEPTH, "a walk fits in a raw stack");
 /* Read the newest chunk this far past the last stack top: a shallow
  * stack then costs one page, not the whole 16 KiB chunk, and a stack that
  * grows by a few frames between samples is still covered. */
