@@ -249,8 +249,8 @@ static uint64_t wthread__running(const struct py_walker *w,
 }
 
 /*
- * Whether the frame above f in the newest chunk's copy is f's callee and
- * was live through the copy (or the top cannot tell).  A frame calling
+ * Whether the frame above f in the newest chunk's copy may be f's callee
+ * and was live through the copy (or the top cannot tell).  A frame calling
  * through C keeps the run mark on 3.11 (Thread.run calling its target),
  * so a marked frame that the last walk ended on may now be a caller.
  */
@@ -272,7 +272,15 @@ static bool wthread__callee_live(const struct py_walker *w,
 	if (!nb || nk != ck)
 		return false;
 	pyframe__decode(w->l, nb, &nf);
-	return nf.back == f && nf.code && (!top || ck != 0 || f + size < top);
+	if (!nf.code || (top && ck == 0 && f + size >= top))
+		return false;
+	if (nf.back == f)
+		return true;
+	/* A frame whose caller lies outside the chunks (a coroutine's or
+	 * generator's frame, or a shim) may be a callee through C: 3.11's
+	 * Handle._run keeps the mark while the task it runs is stepped. */
+	uint32_t bk = UINT32_MAX;
+	return nf.back && !wthread__frame_bytes(w, th, nf.back, &bk, false);
 }
 
 /*
