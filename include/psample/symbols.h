@@ -10,6 +10,7 @@
 #ifndef PSAMPLE_SYMBOLS_H
 #define PSAMPLE_SYMBOLS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "psample/linetable.h"
@@ -32,6 +33,9 @@ struct py_code {
 	/* Names this entry among every entry of every cache of this
 	 * process, for as long as it runs: never 0, never reused. */
 	uint64_t serial;
+	/* CPython's own trampoline, not user code: 3.13+'s _Py_InitCleanup
+	 * (between a class call and its __init__).  Never shown. */
+	bool shim;
 };
 
 struct py_codes;

@@ -373,6 +373,8 @@ int py_resolver__stack(struct py_resolver *r, const struct py_rawstack *raw,
 		int err = resolver__frame(r, e, &out[n]);
 		if (err)
 			return err;
+		if (out[n].code->shim)
+			continue; /* its neighbours then skip the slot check */
 		r->at[n++] = k;
 	}
 	if (!n)

@@ -332,6 +332,12 @@ static struct py_code *code__load(struct py_target *t, uint64_t addr,
 				   STR_MAX_CHARS, err);
 	if (!e->filename)
 		goto fail;
+	/* _Py_InitCleanup is a static code object, local to libpython (no
+	 * symbol in stripped builds): what names it is that its name,
+	 * qualified name and file name are all "__init__". */
+	e->shim = !strcmp(e->name, "__init__") &&
+		  !strcmp(e->qualname, "__init__") &&
+		  !strcmp(e->filename, "__init__");
 	table = bytes__read(t, py__u64(hdr, l->co_linetable), &tlen, err);
 	if (!table)
 		goto fail;
