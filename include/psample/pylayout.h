@@ -131,6 +131,9 @@ struct py_layout {
 	uint32_t co_qualname; /* PY_L_QUALNAME */
 	uint32_t co_linetable; /* co_lnotab or co_linetable */
 	uint32_t co_code; /* PY_L_INSTR_PTR: co_code_adaptive */
+	/* 3.8-3.10: the co_code bytes object, whose bytes never change
+	 * (0: none).  Tells a caller that sits on a call instruction. */
+	uint32_t co_bytecode;
 	uint32_t co_tlbc; /* PY_L_TLBC: _PyCodeArray *co_tlbc */
 	/* The size of the code's frames on the data stack, in words: the
 	 * co_framesize field, or (0 there) nlocalsplus + stacksize +

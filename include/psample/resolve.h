@@ -11,6 +11,7 @@
 #ifndef PSAMPLE_RESOLVE_H
 #define PSAMPLE_RESOLVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "psample/mem.h"
@@ -41,6 +42,16 @@ void py_resolver__collect(struct py_resolver *r, const struct mem_batch *b);
  */
 uint64_t py_resolver__framesize(const struct py_resolver *r, uint64_t code);
 int32_t py_resolver__nlocalsplus(const struct py_resolver *r, uint64_t code);
+
+/*
+ * 3.8-3.10: whether a frame of code at position pos (its f_lasti) sits on
+ * a call instruction (CALL_FUNCTION, _KW, _EX, CALL_METHOD), by the code's
+ * cached bytecode: then it is in a call, whatever happens next.  False
+ * when it does not or cannot be told (code not cached yet).  A hint: the
+ * cache entry is not checked against the target here.
+ */
+bool py_resolver__at_call(const struct py_resolver *r, uint64_t code,
+			  uint64_t pos);
 
 /*
  * Read in one batch the headers of every code object in the n stacks

@@ -36,6 +36,9 @@ struct py_code {
 	/* CPython's own trampoline, not user code: 3.13+'s _Py_InitCleanup
 	 * (between a class call and its __init__).  Never shown. */
 	bool shim;
+	/* 3.8-3.10 (layout co_bytecode): co_code's bytes, NULL if not read. */
+	uint8_t *bytecode;
+	uint64_t nbytecode;
 };
 
 struct py_codes;

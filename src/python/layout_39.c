@@ -40,6 +40,7 @@ const struct py_layout py_layout_39 = {
 	.co_size = 128,
 	.co_firstlineno = 40,
 	.co_filename = 104,
+	.co_bytecode = 48, /* co_code */
 	.co_name = 112,
 	.co_linetable = 120, /* co_lnotab */
 

@@ -210,6 +210,24 @@ int32_t py_resolver__nlocalsplus(const struct py_resolver *r, uint64_t code)
 	return c ? c->nlocalsplus : -1;
 }
 
+bool py_resolver__at_call(const struct py_resolver *r, uint64_t code,
+			  uint64_t pos)
+{
+	const struct py_code *c = py_codes__peek(r->codes, code);
+	uint64_t at = (r->l->flags & PY_L_LASTI_BYTES) ? pos : 2 * pos;
+
+	/* pos is untrusted: an int read from the frame, maybe -1. */
+	if (!c || !c->bytecode || pos >= c->nbytecode || at >= c->nbytecode)
+		return false;
+	switch (c->bytecode[at]) {
+	case 131: /* CALL_FUNCTION: one number in 3.8-3.10 */
+	case 141: /* CALL_FUNCTION_KW */
+	case 142: /* CALL_FUNCTION_EX */
+	case 161: /* CALL_METHOD */ return true;
+	default: return false;
+	}
+}
+
 int py_resolver__headers(struct py_resolver *r,
 			 const struct py_rawstack *const *stacks, uint32_t n)
 {

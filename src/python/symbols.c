@@ -52,6 +52,7 @@ static void code__free(struct py_code *e)
 	if (e->qualname != e->name)
 		free(e->qualname);
 	free(e->filename);
+	free(e->bytecode);
 	py_lines__release(&e->lines);
 	free(e);
 }
@@ -338,6 +339,14 @@ static struct py_code *code__load(struct py_target *t, uint64_t addr,
 	e->shim = !strcmp(e->name, "__init__") &&
 		  !strcmp(e->qualname, "__init__") &&
 		  !strcmp(e->filename, "__init__");
+	if (l->co_bytecode) {
+		size_t n = 0;
+		e->bytecode =
+			bytes__read(t, py__u64(hdr, l->co_bytecode), &n, err);
+		if (!e->bytecode)
+			goto fail;
+		e->nbytecode = n;
+	}
 	table = bytes__read(t, py__u64(hdr, l->co_linetable), &tlen, err);
 	if (!table)
 		goto fail;

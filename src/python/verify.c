@@ -10,6 +10,27 @@
 #include "walker_priv.h"
 
 /*
+ * Whether every frame below the top of th's stack sits on a call
+ * instruction.  Each was copied after its callee (innermost first), so
+ * its callee was still running then, or had returned into the next
+ * call: the stack is one the program had, and reading it again would
+ * only keep the stacks that last (those of slow callees).  Calls the
+ * program makes without a call instruction (a generator's next step,
+ * an operator's dunder method) still go through the check below.
+ */
+static bool wthread__in_calls(const struct py_walker *w,
+			      const struct wthread *th)
+{
+	const struct py_rawstack *s = &th->stack;
+
+	for (uint32_t k = 1; k < s->depth; k++)
+		if (!py_resolver__at_call(w->res, s->frames[k].code,
+					  s->frames[k].pos))
+			return false;
+	return true;
+}
+
+/*
  * Frame objects (3.8-3.10) are copied one by one, callees first, while
  * the program runs: a callee that returned between its copy and its
  * caller's leaves the caller on a later line under a callee it no longer
@@ -25,7 +46,8 @@ int walker__verify(struct py_walker *w)
 
 	for (uint32_t i = 0; i < w->nthreads; i++) {
 		struct wthread *th = w->threads[i];
-		th->verify = !th->stack.err && th->stack.depth;
+		th->verify = !th->stack.err && th->stack.depth &&
+			     !wthread__in_calls(w, th);
 	}
 	for (int attempt = 0; attempt < 3; attempt++) {
 		uint32_t pending = 0;
