@@ -199,8 +199,15 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 			       ((int)chunk == end && f >= end_top);
 			live = !dead;
 		}
-		if (!second && !run && !dead && chunk == 0 &&
-		    !wthread__stable(w, th, f))
+		/* A slot replaced before the second copy sends the walk to
+		 * it, only where the mark placed nothing (3.11-3.13).
+		 * Without a mark the word, the top and the first copy are
+		 * the sample: what changed after them happened after the
+		 * instant sampled, and walking the later copy kept the
+		 * frames that lasted, giving a fast callee's time to its
+		 * callers. */
+		if (!second && !run && (l->flags & PY_L_RUN_MARK) && !dead &&
+		    chunk == 0 && !wthread__stable(w, th, f))
 			return -EAGAIN;
 		pyframe__decode(l, buf, &rf);
 		if (!pyframe__owner_ok(l, &rf)) {
