@@ -283,6 +283,68 @@ static bool wthread__callee_live(const struct py_walker *w,
 	return nf.back && !wthread__frame_bytes(w, th, nf.back, &bk, false);
 }
 
+/* The bytes the batch read for a known frame at addr, or NULL. */
+static const uint8_t *wthread__known_at(const struct py_walker *w,
+					const struct wthread *th, uint64_t addr)
+{
+	for (uint32_t k = 0; k < th->nknown; k++)
+		if (th->known[k] == addr && !th->known_err[k])
+			return th->known_buf + (size_t)k * w->l->fr_size;
+	return NULL;
+}
+
+/*
+ * A frame outside the chunks, in this batch's copy, that runs as f's
+ * callee through C: a generator's or coroutine's frame that next() or
+ * send() entered (on 3.12+ through the shim of that C call).  f keeps
+ * the run mark meanwhile, so the mark alone stops at f.  Then the
+ * generator's own callee, pushed on the data stack where f ends, if it
+ * runs.  0 if none.
+ */
+static uint64_t wthread__through_c(const struct py_walker *w,
+				   const struct wthread *th, uint64_t f)
+{
+	const struct py_layout *l = w->l;
+	struct py_rawframe rf, sf, nf;
+	uint64_t found = 0;
+
+	for (uint32_t k = 0; k < th->nknown && !found; k++) {
+		if (th->known_err[k])
+			continue;
+		const uint8_t *kb = th->known_buf + (size_t)k * l->fr_size;
+		pyframe__decode(l, kb, &rf);
+		if (!rf.code || !pyframe__runs(l, kb))
+			continue;
+		uint64_t back = rf.back;
+		if (back != f) {
+			const uint8_t *sb = wthread__known_at(w, th, back);
+			if (!sb)
+				continue;
+			pyframe__decode(l, sb, &sf);
+			if (!pyframe__is_shim(l, &sf) || sf.back != f)
+				continue;
+		}
+		found = th->known[k];
+	}
+	if (!found)
+		return 0;
+	uint32_t ck = UINT32_MAX, nk = UINT32_MAX;
+	const uint8_t *fb = wthread__frame_bytes(w, th, f, &ck, false);
+	if (!fb)
+		return found;
+	pyframe__decode(l, fb, &rf);
+	uint64_t size = py_resolver__framesize(w->res, rf.code);
+	if (!size || f + size < f)
+		return found;
+	const uint8_t *nb = wthread__frame_bytes(w, th, f + size, &nk, false);
+	if (!nb || nk != ck)
+		return found;
+	pyframe__decode(l, nb, &nf);
+	if (nf.back == found && nf.code && pyframe__runs(l, nb))
+		return wthread__lowest_mark(w, th, f + size);
+	return found;
+}
+
 /*
  * Where the stack's end could not be told (the top was read from another
  * chunk, or not at all): read the current-frame word, the newest chunk
@@ -363,6 +425,11 @@ int wthread__place(struct py_walker *w, struct wthread *th, uint64_t *cur,
 	int err;
 
 	*run = wthread__running(w, th, *cur, tops, &marked);
+	uint64_t g = th->hinted && marked ? wthread__through_c(w, th, *run) : 0;
+	if (g) {
+		th->hint = *run = g;
+		return 0;
+	}
 	if (th->hinted &&
 	    (!marked || wthread__callee_live(w, th, *run, tops.lo))) {
 		/* Only the mark of a frame with no callee places the stack

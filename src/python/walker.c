@@ -256,6 +256,30 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 	return 0;
 }
 
+/* Keep the frames outside the chunks this walk met (known, walk order) and
+ * those kept from before, the most recent first; append those not met to
+ * known, for the next batch. */
+static void wthread__keep_strays(struct wthread *th)
+{
+	uint64_t kept[STRAYS_KEPT];
+	uint32_t n = 0;
+
+	for (uint32_t k = 0; k < th->nknown && n < STRAYS_KEPT; k++)
+		kept[n++] = th->known[k];
+	for (uint32_t k = 0; k < th->nstrays && n < STRAYS_KEPT; k++) {
+		bool met = false;
+		for (uint32_t j = 0; j < th->nknown && !met; j++)
+			met = th->known[j] == th->strays[k];
+		if (met)
+			continue;
+		kept[n++] = th->strays[k];
+		if (th->nknown < th->known_cap)
+			th->known[th->nknown++] = th->strays[k];
+	}
+	memcpy(th->strays, kept, n * sizeof(kept[0]));
+	th->nstrays = n;
+}
+
 void wthread__walk(struct py_walker *w, struct wthread *th)
 {
 	const struct py_layout *l = w->l;
@@ -322,6 +346,8 @@ void wthread__walk(struct py_walker *w, struct wthread *th)
 		th->known = th->next;
 		th->next = v;
 		th->nknown = th->nnext;
+		if (!(l->flags & PY_L_FRAME_OBJECT))
+			wthread__keep_strays(th);
 	}
 }
 

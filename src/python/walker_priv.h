@@ -37,6 +37,8 @@ _Static_assert(MAX_STEPS <= PY_RAW_MAX_DEPTH, "a walk fits in a raw stack");
 /* 3.11+: frames outside the data stack (the C-stack shim under each
  * eval loop from 3.12, generators' frames) read again in the batch. */
 #define STRAY_MAX 16
+/* Of which recent ones kept beyond the walk that met them. */
+#define STRAYS_KEPT 4
 /* Where struct pthread keeps the kernel tid is looked for this far. */
 #define PTHREAD_SCAN 2048
 #define GLIBC_TID_OFFSET 0x2d0 /* glibc 2.2x-2.3x on x86-64 */
@@ -97,6 +99,12 @@ struct wthread {
 	 * bytes as the batch read them again; known_cap of them at most. */
 	uint32_t nknown, nnext;
 	uint64_t *known, *next; /* known_cap each */
+	/* Frames outside the chunks met lately (generators' and coroutines'
+	 * frames, which stay where they are while the object lives), most
+	 * recent first: read with the batch even when the last walk did not
+	 * go through them, so a frame entered through C is in the copy. */
+	uint64_t strays[STRAYS_KEPT];
+	uint32_t nstrays;
 	uint8_t *known_buf; /* known_cap * fr_size */
 	int *known_err;
 	/* Versions without native_thread_id: the kernel tid, read from
