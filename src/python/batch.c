@@ -42,6 +42,11 @@ static int walker__end(struct py_walker *w, struct wthread *th, int copy)
 	const struct py_layout *l = w->l;
 
 	th->end[copy].chunk = 0;
+	th->end[copy].iv_word = -1;
+	if (!(l->flags & (PY_L_RUN_MARK | PY_L_CFRAME)) &&
+	    walker__ask(w, &th->end[copy].iv_word, th->tstate + l->ts_frame,
+			&th->end[copy].word, 8))
+		return -ENOMEM;
 	return walker__ask(w, &th->end[copy].iv_chunk, th->tstate + l->ts_chunk,
 			   &th->end[copy].chunk, 8) |
 	       walker__ask(w, &th->end[copy].iv_top, th->tstate + l->ts_top,
@@ -140,6 +145,9 @@ static void wthread__end_err(const struct py_walker *w, struct wthread *th,
 	int a = walker__got(w, th->end[copy].iv_chunk);
 
 	th->end[copy].err = a ? a : walker__got(w, th->end[copy].iv_top);
+	th->end[copy].word_err = th->end[copy].iv_word >= 0
+					 ? walker__got(w, th->end[copy].iv_word)
+					 : -EAGAIN;
 }
 
 /* Hand each request's result to where its owner looks for it. */

@@ -318,6 +318,20 @@ void wthread__walk(struct py_walker *w, struct wthread *th)
 	if (l->flags & PY_L_CHUNKS) {
 		uint64_t newest = py__u64(th->ts, l->ts_chunk);
 		top = py__u64(th->ts, l->ts_top);
+		/* Without a run mark the sample is the instant of the word:
+		 * the one read right after the copy of the newest chunk, with
+		 * the top, rather than the thread state's before it.  A fast
+		 * callee running then has been copied a moment before, and
+		 * the time between the two is short: the longer it is, the
+		 * more often such a callee has returned and its caller moved
+		 * on or called another function into its slot. */
+		if (!(l->flags & PY_L_RUN_MARK) && !th->end[0].err &&
+		    !th->end[0].word_err && th->end[0].chunk == newest) {
+			cur = th->end[0].word;
+			top = th->end[0].top;
+			if (!cur)
+				return;
+		}
 		if ((err = wthread__chunks(w, th, newest))) {
 			out->err = err;
 			return;

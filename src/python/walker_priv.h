@@ -79,11 +79,12 @@ struct wthread {
 	/* datastack_chunk and datastack_top once more, right after each
 	 * copy of the newest chunk: frames at or above that top had
 	 * returned by the end of the copy.  [0] follows the first copy,
-	 * [1] the second. */
+	 * [1] the second.  Without a run mark, the current-frame word too,
+	 * just before them (word_err 0 when read). */
 	struct {
-		uint64_t chunk, top;
-		int err;
-		int32_t iv_chunk, iv_top;
+		uint64_t chunk, top, word;
+		int err, word_err;
+		int32_t iv_chunk, iv_top, iv_word;
 	} end[2];
 	/* This sample's requests in the batch, -1 none: the thread state,
 	 * the cframe, the tid, the first of the known frames, the newest
