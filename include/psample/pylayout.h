@@ -228,6 +228,17 @@ static inline bool pyframe__is_shim(const struct py_layout *l,
  * bytes already read.  Both backends walk by these.
  */
 
+/*
+ * Whether the frame is a suspended generator's or coroutine's (3.11+:
+ * owner 1, FRAME_OWNED_BY_GENERATOR, in every version): it has no
+ * caller until resumed, so a chain of running frames cannot end there.
+ */
+static inline bool pyframe__suspended_gen(const struct py_layout *l,
+					  const struct py_rawframe *f)
+{
+	return (l->flags & PY_L_OWNER) && f->owner == 1 && !f->back;
+}
+
 /* Whether the frame's owner can be that of a frame in a thread's chain
  * (larger owners are corrupt). */
 static inline bool pyframe__owner_ok(const struct py_layout *l,

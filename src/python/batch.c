@@ -53,6 +53,23 @@ static int walker__end(struct py_walker *w, struct wthread *th, int copy)
 			   &th->end[copy].top, 8);
 }
 
+/* The frames the last walk went through, in one run of requests:
+ * iv_known is the first's index. */
+static int walker__ask_known(struct py_walker *w, struct wthread *th)
+{
+	int err = 0;
+
+	for (uint32_t k = 0; k < th->nknown; k++) {
+		int32_t iv;
+		err |= walker__ask(w, &iv, th->known[k],
+				   th->known_buf + (size_t)k * w->l->fr_size,
+				   w->l->fr_size);
+		if (k == 0)
+			th->iv_known = iv;
+	}
+	return err;
+}
+
 int walker__plan(struct py_walker *w)
 {
 	const struct py_layout *l = w->l;
@@ -87,22 +104,20 @@ int walker__plan(struct py_walker *w)
 			err |= walker__ask(w, &th->iv_tid,
 					   th->tid_from + (uint32_t)w->tid_off,
 					   &th->tid, sizeof(th->tid));
-		/* One run of requests: iv_known is the first's index. */
-		for (uint32_t k = 0; k < th->nknown; k++) {
-			int32_t iv;
-			err |= walker__ask(w, &iv, th->known[k],
-					   th->known_buf +
-						   (size_t)k * l->fr_size,
-					   l->fr_size);
-			if (k == 0)
-				th->iv_known = iv;
-		}
+		/* Frames outside the chunks (3.11+: generators', shims) are
+		 * read after the chunks, next to the word read after them,
+		 * which a walk without a run mark starts from. */
+		bool chunked = l->flags & PY_L_CHUNKS;
+		if (!chunked)
+			err |= walker__ask_known(w, th);
 		for (uint32_t k = 0; k < th->nchunks; k++) {
 			struct chunk *c = &th->chunks[k];
 			c->size = c->want;
 			c->fresh = false;
 			err |= walker__ask(w, &c->iv, c->addr, c->buf, c->size);
 		}
+		if (chunked)
+			err |= walker__ask_known(w, th);
 		if (l->flags & PY_L_CHUNKS)
 			err |= walker__end(w, th, 0);
 	}

@@ -215,6 +215,24 @@ static int wthread__frames(struct py_walker *w, struct wthread *th,
 			out->err = -PS_ECORRUPT;
 			return 0;
 		}
+		if (pyframe__suspended_gen(l, &rf) && buf != w->scratch) {
+			/* Copied before it was resumed, yet running as the
+			 * stack read says: its caller is set now, unless it
+			 * has been suspended again. */
+			uint64_t code = rf.code;
+			w->stats.stray_frames++;
+			if ((err = mem__read(m, f, w->scratch, l->fr_size))) {
+				out->err = err;
+				return 0;
+			}
+			pyframe__decode(l, w->scratch, &rf);
+			if (rf.code != code || pyframe__suspended_gen(l, &rf)) {
+				w->stats.torn++;
+				out->err = -PS_ECORRUPT;
+				return 0;
+			}
+			buf = w->scratch;
+		}
 		prev_chunk = chunk;
 		prev_f = f;
 		f = rf.back;
