@@ -9,24 +9,62 @@
 #include "psample/error.h"
 #include "walker_priv.h"
 
+/* Whether caller, calling code callee, at pos, was confirmed lately. */
+static bool wthread__confirmed(const struct wthread *th, uint64_t caller,
+			       uint64_t callee, uint64_t pos)
+{
+	for (uint32_t k = 0; k < th->nconfirmed; k++) {
+		const struct confirmed_call *c = &th->confirmed[k];
+		if (c->caller == caller && c->callee == callee && c->pos == pos)
+			return true;
+	}
+	return false;
+}
+
+/* Remember the calls of th's stack, which held still while read twice. */
+static void wthread__confirm(struct wthread *th)
+{
+	const struct py_rawstack *s = &th->stack;
+
+	for (uint32_t k = 1; k < s->depth; k++) {
+		const struct py_rawentry *c = &s->frames[k];
+		uint64_t callee = s->frames[k - 1].code;
+		if (wthread__confirmed(th, c->addr, callee, c->pos))
+			continue;
+		uint32_t n = th->nconfirmed < CONFIRMED_CALLS
+				     ? th->nconfirmed++
+				     : CONFIRMED_CALLS - 1;
+		memmove(&th->confirmed[1], &th->confirmed[0],
+			n * sizeof(th->confirmed[0]));
+		th->confirmed[0] = (struct confirmed_call){
+			.caller = c->addr, .callee = callee, .pos = c->pos};
+	}
+}
+
 /*
  * Whether every frame below the top of th's stack sits on a call
- * instruction.  Each was copied after its callee (innermost first), so
- * its callee was still running then, or had returned into the next
- * call: the stack is one the program had, and reading it again would
- * only keep the stacks that last (those of slow callees).  Calls the
- * program makes without a call instruction (a generator's next step,
- * an operator's dunder method) still go through the check below.
+ * instruction from which a stack read twice saw it call the code above
+ * it.  Each was copied after its callee (innermost first), so its
+ * callee was still running then or had returned into a call of the same
+ * code from the same place: the stack is one the program had, and
+ * reading it again would only keep the stacks that last (those of slow
+ * callees).  A call instruction alone is not enough: a caller whose
+ * fast callee returned is soon on its next call (t = perf_counter()).
+ * Calls the program makes without a call instruction (a generator's
+ * next step, an operator's dunder method) are always read again.
  */
 static bool wthread__in_calls(const struct py_walker *w,
 			      const struct wthread *th)
 {
 	const struct py_rawstack *s = &th->stack;
 
-	for (uint32_t k = 1; k < s->depth; k++)
-		if (!py_resolver__at_call(w->res, s->frames[k].code,
-					  s->frames[k].pos))
+	for (uint32_t k = 1; k < s->depth; k++) {
+		const struct py_rawentry *c = &s->frames[k];
+		if (!py_resolver__at_call(w->res, c->code, c->pos) ||
+		    !wthread__confirmed(th, c->addr, s->frames[k - 1].code,
+					c->pos))
 			return false;
+	}
 	return true;
 }
 
@@ -119,6 +157,7 @@ int walker__verify(struct py_walker *w)
 				       (k == 0 || rf.pos == r->pos);
 			}
 			if (same) {
+				wthread__confirm(th);
 				th->verify = false;
 				continue;
 			}

@@ -39,6 +39,8 @@ _Static_assert(MAX_STEPS <= PY_RAW_MAX_DEPTH, "a walk fits in a raw stack");
 #define STRAY_MAX 16
 /* Of which recent ones kept beyond the walk that met them. */
 #define STRAYS_KEPT 4
+/* 3.8-3.10: call sites confirmed, kept per thread. */
+#define CONFIRMED_CALLS 16
 /* Where struct pthread keeps the kernel tid is looked for this far. */
 #define PTHREAD_SCAN 2048
 #define GLIBC_TID_OFFSET 0x2d0 /* glibc 2.2x-2.3x on x86-64 */
@@ -119,6 +121,13 @@ struct wthread {
 	uint8_t *chk; /* chk_cap frames of fr_size */
 	uint32_t chk_cap;
 	bool verify; /* still to be checked this sample */
+	/* 3.8-3.10: calls a stack read twice confirmed, most recent
+	 * first: the caller's frame, the callee's code, and the caller's
+	 * position then (the call instruction it calls that code from). */
+	struct confirmed_call {
+		uint64_t caller, callee, pos;
+	} confirmed[CONFIRMED_CALLS];
+	uint32_t nconfirmed;
 	/* The thread's name, cached for as long as the same thread (by
 	 * thread_id and tid) owns this thread state, and read again every
 	 * NAME_REFRESH_NS. */
