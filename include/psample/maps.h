@@ -59,4 +59,18 @@ const struct map_entry *maps__find(const struct maps *m, uint64_t addr);
  */
 const struct map_entry *maps__file_base(const struct maps *m, const char *path);
 
+/*
+ * Where psample opens the file of pid's mapping me, so that it is the
+ * file the process mapped, into buf: the first of
+ * /proc/PID/root/<path> (a process in another mount namespace names its
+ * own files), <path> itself (a process chrooted below psample's root:
+ * the kernel prints its paths from psample's root, under which
+ * /proc/PID/root/<path> does not exist) and /proc/PID/map_files/START-END
+ * (any mapping, but only for CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE)
+ * that is the mapped file by device and inode; failing all three,
+ * /proc/PID/root/<path> (an overlay file system may show other numbers
+ * in maps than stat gives).  -ENAMETOOLONG if buf is too small.
+ */
+int maps__open_path(pid_t pid, const struct map_entry *me, char *buf, size_t n);
+
 #endif

@@ -42,12 +42,6 @@ int proc__tasks(pid_t pid, pid_t *out, size_t max);
 bool proc__has_thread(pid_t pid, pid_t tid);
 
 /*
- * A path inside the process's root, so files of a process in another
- * mount namespace (a container) resolve: "/proc/PID/root" + path.
- */
-int proc__root_path(pid_t pid, const char *path, char *buf, size_t n);
-
-/*
  * What tells one process from another with the same pid: its start time
  * (a reused pid starts later) and a hash of its auxiliary vector, which
  * each execve writes anew.

@@ -8,9 +8,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "psample/hex.h"
@@ -353,4 +356,41 @@ const struct map_entry *maps__file_base(const struct maps *m, const char *path)
 			return &m->v[i];
 	}
 	return NULL;
+}
+
+/* Whether path is the file me maps (same device and inode). */
+static bool maps__same_file(const char *path, const struct map_entry *me)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && st.st_ino == me->inode &&
+	       major(st.st_dev) == me->dev_major &&
+	       minor(st.st_dev) == me->dev_minor;
+}
+
+int maps__open_path(pid_t pid, const struct map_entry *me, char *buf, size_t n)
+{
+	char path[3][PATH_MAX];
+	int len[3];
+
+	len[0] = snprintf(path[0], sizeof(path[0]), "/proc/%d/root%s", (int)pid,
+			  me->path);
+	len[1] = snprintf(path[1], sizeof(path[1]), "%s", me->path);
+	len[2] = snprintf(path[2], sizeof(path[2]),
+			  "/proc/%d/map_files/%llx-%llx", (int)pid,
+			  (unsigned long long)me->start,
+			  (unsigned long long)me->end);
+	int pick = 0;
+	for (int i = 0; i < 3; i++) {
+		if (len[i] < 0 || (size_t)len[i] >= sizeof(path[i]))
+			continue;
+		if (maps__same_file(path[i], me)) {
+			pick = i;
+			break;
+		}
+	}
+	if (len[pick] < 0 || (size_t)len[pick] >= n)
+		return -ENAMETOOLONG;
+	memcpy(buf, path[pick], (size_t)len[pick] + 1);
+	return 0;
 }

@@ -161,14 +161,6 @@ int proc__tasks(pid_t pid, pid_t *out, size_t max)
 	return (int)n;
 }
 
-int proc__root_path(pid_t pid, const char *path, char *buf, size_t n)
-{
-	int len = snprintf(buf, n, "/proc/%d/root%s", (int)pid, path);
-	if (len < 0 || (size_t)len >= n)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 int proc__identity(pid_t pid, struct proc_identity *id)
 {
 	char path[64], buf[4096];

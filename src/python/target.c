@@ -2,9 +2,10 @@
  * target.c - finding and checking a CPython interpreter in a process.
  *
  * The search reads files, not the process, as far as it can: the ELF
- * that defines _PyRuntime is opened through /proc/PID/exe or
- * /proc/PID/root/<path> (so a process in a container resolves to its own
- * files), symbols give link-time addresses, and the mapping of the file
+ * that defines _PyRuntime is opened through /proc/PID/exe or where
+ * maps__open_path() finds the mapped file (so a process in a container
+ * or a chroot resolves to its own files), symbols give link-time
+ * addresses, and the mapping of the file
  * gives the load bias.  The version comes from _Py_DebugOffsets (3.13+),
  * then Py_Version (3.11+), then the API the file exports (3.8-3.10), and
  * only as a last hint from the file name.  3.13+ describe their own
@@ -339,7 +340,7 @@ int py_target__open(pid_t pid, struct py_target **out)
 			continue;
 		if (is_exe)
 			snprintf(c.open_path, sizeof(c.open_path), "%s", link);
-		else if (proc__root_path(pid, me->path, c.open_path,
+		else if (maps__open_path(pid, me, c.open_path,
 					 sizeof(c.open_path)))
 			continue;
 		int r = target__try(t, &c);

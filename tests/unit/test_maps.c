@@ -470,6 +470,105 @@ static void test_read_dead(void **state)
 	assert_null(m);
 }
 
+/* Whether the file mapped at addr in pid, as its maps shows it, opened
+ * where maps__open_path() says, is the file at path: 0 if so, else the
+ * step that failed.  No assertion, so a caller can clean up first. */
+static int opens(pid_t pid, const char *path, uint64_t addr)
+{
+	struct maps *m = NULL;
+	const struct map_entry *e;
+	struct stat want, got;
+	char where[PATH_MAX];
+	int err = 0;
+
+	if (stat(path, &want) || maps__read(pid, &m))
+		return 1;
+	e = maps__find(m, addr);
+	if (!e)
+		err = 2;
+	else if (maps__open_path(pid, e, where, sizeof(where)))
+		err = 3;
+	else if (stat(where, &got) || got.st_ino != want.st_ino ||
+		 got.st_dev != want.st_dev)
+		err = 4;
+	else if (maps__open_path(pid, e, where, 8) != -ENAMETOOLONG)
+		err = 5;
+	maps__free(m);
+	return err;
+}
+
+static void test_open_path_self(void **state)
+{
+	char dir[] = "/tmp/psample-open-XXXXXX";
+	char path[PATH_MAX];
+	void *p;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_true(snprintf(path, sizeof(path), "%s/lib", dir) > 0);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(opens(getpid(), path, (uint64_t)(uintptr_t)p), 0);
+	assert_int_equal(munmap(p, 4096), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* A process chrooted into a folder of ours (as the test set-up's Debian
+ * chroot runs interpreters): maps shows its files from our root, while
+ * its /proc/PID/root is the folder, so /proc/PID/root + path is no file. */
+static void test_open_path_chroot(void **state)
+{
+	char dir[] = "/tmp/psample-chroot-XXXXXX";
+	char path[PATH_MAX];
+	uint64_t addr = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	assert_non_null(mkdtemp(dir));
+	assert_true(snprintf(path, sizeof(path), "%s/lib", dir) > 0);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		void *p = MAP_FAILED;
+
+		if (chroot(dir) == 0 && chdir("/") == 0 &&
+		    (fd = open("/lib", O_RDONLY)) >= 0)
+			p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+		addr = p == MAP_FAILED ? 0 : (uint64_t)(uintptr_t)p;
+		if (write(fds[1], &addr, sizeof(addr)) != sizeof(addr))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	int err = read(fds[0], &addr, sizeof(addr)) != sizeof(addr) || !addr
+			  ? -1
+			  : opens(pid, path, addr);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(fds[0]);
+	close(fds[1]);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(err, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +585,8 @@ int main(void)
 		cmocka_unit_test(test_parse_many),
 		cmocka_unit_test(test_read_spaces_deleted),
 		cmocka_unit_test(test_read_dead),
+		cmocka_unit_test(test_open_path_self),
+		cmocka_unit_test(test_open_path_chroot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
