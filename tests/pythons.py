@@ -2,9 +2,12 @@
 
 Shared by the unit tests (through the CLI) and the end-to-end tests (as a
 module).  Interpreters are looked for on PATH, in pyenv's versions
-directory, in /usr/bin and /usr/local/bin, and in PSAMPLE_TEST_PYTHONS
-(colon-separated paths).  Each distinct binary (by realpath) is run once to
-learn its version and build flags.
+directory, in /usr/bin and /usr/local/bin, in the bin folder of tools/setup's
+cache (${XDG_CACHE_HOME:-~/.cache}/psample-test/bin: wrappers that run
+Debian sid's interpreters in a chroot, and the free-threaded build), and in
+PSAMPLE_TEST_PYTHONS (colon-separated paths).  With PSAMPLE_TEST_ONLY=1,
+only in PSAMPLE_TEST_PYTHONS.  Each distinct binary (by realpath) is run
+once to learn its version and build flags.
 
     from pythons import discover
     for interp in discover(min_version=(3, 8)): ...
@@ -12,7 +15,8 @@ learn its version and build flags.
 CLI: python3 tests/pythons.py [--min X.Y]
 prints "path<TAB>major.minor.micro<TAB>flags" per interpreter, sorted by
 version; flags is a comma-separated subset of debug, ft (free-threaded),
-shared (the interpreter runs from a shared libpython), or "-".
+shared (the interpreter runs from a shared libpython), wrapped (a script
+that runs it, see Interp), or "-".
 """
 
 import collections
@@ -23,8 +27,11 @@ import shutil
 import subprocess
 import sys
 
+# wrapped: path is a script that runs the interpreter (in tools/setup's
+# chroot), not the interpreter's own file.
 Interp = collections.namedtuple(
-    "Interp", "path version version_str debug free_threaded shared")
+    "Interp", "path version version_str debug free_threaded shared wrapped",
+    defaults=(False,))
 
 MINORS = range(6, 16)
 
@@ -80,11 +87,37 @@ def _pyenv_roots():
     return roots
 
 
+def setup_bin():
+    """Where tools/setup puts the interpreters it makes."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser(
+        "~/.cache")
+    return os.path.join(cache, "psample-test", "bin")
+
+
+def expected():
+    """Paths of the interpreters tools/setup was asked to make (its list
+    CACHE/bin/expected), so that one it failed to make is noticed."""
+    try:
+        with open(os.path.join(setup_bin(), "expected")) as f:
+            return [os.path.join(setup_bin(), n.strip()) for n in f
+                    if n.strip()]
+    except OSError:
+        return []
+
+
 def _candidates():
-    """Paths to try, most explicit first; may contain duplicates."""
+    """(path, explicit) to try, most explicit first; may contain
+    duplicates.  Explicit ones may be scripts and have any name."""
     env = os.environ.get("PSAMPLE_TEST_PYTHONS", "")
     for p in env.split(":"):
         if p:
+            yield p, True
+    if os.environ.get("PSAMPLE_TEST_ONLY") == "1":
+        return
+    # tools/setup's wrappers are scripts: trusted like explicit paths,
+    # but named like interpreters.
+    for p in sorted(glob.glob(os.path.join(setup_bin(), "python3*"))):
+        if _NAME.match(os.path.basename(p)):
             yield p, True
     for name in ["python3"] + ["python3.%d" % x for x in MINORS]:
         p = shutil.which(name)
@@ -114,7 +147,7 @@ def _probe(path):
         flags = [bool(int(x)) for x in lines[2:5]]
     except ValueError:
         return None
-    return Interp(path, version, lines[1], *flags)
+    return Interp(path, version, lines[1], *flags, wrapped=_is_script(path))
 
 
 _cache = None
@@ -154,7 +187,8 @@ def discover(min_version=(3, 8)):
 def flags(interp):
     f = [name for name, on in (("debug", interp.debug),
                                ("ft", interp.free_threaded),
-                               ("shared", interp.shared)) if on]
+                               ("shared", interp.shared),
+                               ("wrapped", interp.wrapped)) if on]
     return ",".join(f) or "-"
 
 

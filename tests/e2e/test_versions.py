@@ -17,6 +17,7 @@ import tempfile
 import time
 
 import common
+import pythons
 
 IDLE = os.path.join(common.WORKLOADS, "idle.py")
 
@@ -167,20 +168,37 @@ def check_namespace(tap, it):
         p.wait()
 
 
+def check_expected(tap, found):
+    """Each interpreter tools/setup was asked to make is found: a set-up
+    that failed (no network, say) fails here rather than leaving the
+    tests to run on fewer versions unnoticed."""
+    if os.environ.get("PSAMPLE_TEST_ONLY") == "1":
+        tap.skip("the interpreters from tools/setup are found",
+                 "PSAMPLE_TEST_ONLY=1 picks the interpreters")
+        return
+    got = {os.path.abspath(i.path) for i in found}
+    for path in pythons.expected():
+        tap.ok(os.path.abspath(path) in got,
+               "%s from tools/setup is found" % os.path.basename(path),
+               "%s does not run; run tools/setup again and read what it "
+               "says (or PSAMPLE_SETUP_PYTHONS=0 tools/setup to do without "
+               "it)" % path)
+
+
 def main():
     tap = common.Tap()
-    found, supported = common.interpreters(tap)
-    for it in found:
-        if it not in supported:
-            tap.skip("versions on %s" % common.label(it), "not supported")
+    found, supported = common.interpreters(tap, "versions on")
+    check_expected(tap, found)
     for it in supported:
         check_identity(tap, it)
     # One static and one shared interpreter, as far as found, for the
     # installs that move files around.
     picks = []
     for want_shared in (False, True):
+        # Not a chroot's interpreter: its venv links point into the
+        # chroot, and its wrapper is no interpreter file to move around.
         cands = [i for i in supported if i.shared == want_shared and
-                 not i.debug]
+                 not i.debug and not i.wrapped]
         if cands:
             picks.append(cands[-1])
         else:
