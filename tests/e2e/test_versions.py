@@ -168,6 +168,50 @@ def check_namespace(tap, it):
         p.wait()
 
 
+def check_chroot(tap, it):
+    """Run it chrooted into tools/setup's Debian chroot, its prefix bound
+    there at the same path, as the chroot's own interpreters run: from
+    outside, /proc/PID/maps names its libpython under the chroot's
+    folder while /proc/PID/root is that folder."""
+    what = "chroot, %s" % common.label(it)
+    bin_dir = pythons.setup_bin()
+    sid = os.path.join(os.path.dirname(bin_dir), "sid")
+    mount = os.path.join(bin_dir, "sid-mount")
+    if os.geteuid() != 0 or not os.path.exists(
+            os.path.join(sid, ".psample-complete")) or \
+            not os.path.exists(mount):
+        tap.skip(what, "needs root and tools/setup's chroot (%s)" % sid)
+        return
+    exe = os.path.realpath(it.path)
+    prefix = os.path.dirname(os.path.dirname(exe))
+    r = subprocess.run([mount, prefix, common.WORKLOADS],
+                       capture_output=True, text=True, timeout=60)
+    if not tap.ok(r.returncode == 0, "%s: its prefix is bound into the "
+                  "chroot" % what, r.stderr):
+        return
+    p = subprocess.Popen(["chroot", sid, exe, IDLE], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline().strip()
+        if not tap.ok(line == "ready", "%s: the workload starts" % what,
+                      p.stderr.read() if p.poll() is not None else line):
+            return
+        time.sleep(0.2)
+        doc, err = dump_json(p.pid)
+        if not tap.ok(doc is not None, "%s: dump works" % what, err):
+            return
+        tap.ok(doc["binary"].startswith(sid + "/"),
+               "%s: %s read from the chroot's folder" % (
+                   what, "libpython" if it.shared else "the executable"),
+               "binary %s" % doc["binary"])
+        got = waiting_stack(doc, IDLE)
+        tap.ok(got == expected_idle(IDLE), "%s: the exact stack" % what,
+               "got %s" % got)
+    finally:
+        p.kill()
+        p.wait()
+
+
 def check_expected(tap, found):
     """Each interpreter tools/setup was asked to make is found: a set-up
     that failed (no network, say) fails here rather than leaving the
@@ -205,6 +249,11 @@ def main():
             tap.skip("venv and namespace with a %s libpython" %
                      ("shared" if want_shared else "static"),
                      "no such interpreter found")
+    shared = [i for i in picks if i.shared]
+    if shared:
+        check_chroot(tap, shared[-1])
+    else:
+        tap.skip("chroot with a shared libpython", "none found")
     for it in picks:
         check_venv(tap, it)
         check_namespace(tap, it)
