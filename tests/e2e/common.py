@@ -75,8 +75,24 @@ class Tap:
         sys.exit(1 if self.failed else 0)
 
 
+def subset(supported):
+    """The interpreters a run with PSAMPLE_TEST_SUBSET=1 tests (tools/test
+    sets it for the ASan build, whose end-to-end tests would take too long
+    on every interpreter): the oldest, the newest release, the newest
+    debug and the newest free-threaded build, each as far as found."""
+    def newest(cands):
+        return cands[-1:] if cands else []
+    picks = supported[:1]
+    picks += newest([i for i in supported
+                     if not i.debug and not i.free_threaded])
+    picks += newest([i for i in supported if i.debug])
+    picks += newest([i for i in supported if i.free_threaded])
+    return [i for i in supported if i in picks]
+
+
 def interpreters(tap, what=None):
-    """Every interpreter found, and the subset psample supports.  With
+    """Every interpreter found, and the ones to test: those psample
+    supports (only subset() of them under PSAMPLE_TEST_SUBSET=1).  With
     what ("record on"), each other one is reported as a skipped check
     "<what> <interpreter>", so a missing version is visible."""
     found = pythons.discover(min_version=(3, 8))
@@ -90,6 +106,14 @@ def interpreters(tap, what=None):
     if not supported:
         tap.ok(False, "a supported interpreter was found",
                "found: %s" % [i.path for i in found])
+    if os.environ.get("PSAMPLE_TEST_SUBSET") == "1":
+        chosen = subset(supported)
+        for it in supported:
+            if it not in chosen and what:
+                tap.skip("%s %s" % (what, label(it)),
+                         "not in PSAMPLE_TEST_SUBSET's oldest, newest, "
+                         "debug and free-threaded")
+        supported = chosen
     return found, supported
 
 
