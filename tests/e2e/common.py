@@ -7,6 +7,7 @@ yet is reported as a skipped check naming it, never silently dropped.
 """
 
 import atexit
+import json
 import os
 import re
 import shutil
@@ -115,6 +116,72 @@ def interpreters(tap, what=None):
                          "debug and free-threaded")
         supported = chosen
     return found, supported
+
+
+def judged(tap, name, measure, ok, runs=3):
+    """A statistical check: one that a correct psample passes only most
+    of the time (samples are a random draw; a loaded machine delays
+    reads).  measure(i) -> (value, text) makes run i (0, 1, ...);
+    ok(value) says whether that run passes (value None: it could not
+    measure).  A run that fails is followed by runs - 1 more, and the
+    check passes when most runs pass: for a one-sided bound, the median
+    run is judged.  With the bounds taken where one run fails with
+    probability p, the check fails with about 3p^2 (two of three): under
+    one in a thousand for p up to 1.5 %.  Each check says, by its
+    bound, how the bound was chosen from measured spreads.  Returns
+    whether it passed."""
+    values, texts = [], []
+    for i in range(runs):
+        value, text = measure(i)
+        values.append(value)
+        texts.append(text)
+        if i == 0 and value is not None and ok(value):
+            break
+    good = sum(1 for v in values if v is not None and ok(v))
+    return tap.ok(2 * good > len(values), "%s (%s)" % (
+        name, ", ".join(_shown(v) for v in values)), "\n".join(texts))
+
+
+def _shown(v):
+    if v is None:
+        return "-"
+    if isinstance(v, tuple):
+        return "/".join(_shown(x) for x in v)
+    return "%.3g" % v if isinstance(v, float) else str(v)
+
+
+class Runs:
+    """The runs of one measurement, made when first asked for, so that
+    checks judging different figures of a run share it: runs(i) is
+    make()'s result for run i; first, if given, is run 0."""
+
+    def __init__(self, make, first=None):
+        self.make = make
+        self.done = [first] if first is not None else []
+
+    def __call__(self, i):
+        while len(self.done) <= i:
+            self.done.append(self.make())
+        return self.done[i]
+
+    def part(self, k):
+        """A measure for judged(): figure k of run i's value."""
+        def measure(i):
+            value, text = self(i)
+            return (None if value is None else value[k]), text
+        return measure
+
+
+def ratio_truth(path):
+    """{"a": %, "b": %, "c": %}: the split of its time workloads/ratio.py
+    measured itself and wrote to path (PSAMPLE_TRUTH), or None."""
+    try:
+        with open(path) as f:
+            spent = json.load(f)
+        total = sum(spent[k] for k in "abc")
+        return {k: 100.0 * spent[k] / total for k in "abc"}
+    except (OSError, ValueError, KeyError, ZeroDivisionError):
+        return None
 
 
 def py_name(it, qualname):

@@ -58,7 +58,7 @@ def impossible(stacks):
     # caller (name, line) -> callees it can have at that line
     calls = {
         ("<module>", m["module_main"]): {"main"},
-        ("main", m["main_loop"] - 2): {"calibrate"},
+        ("main", m["main_calibrate"]): {"calibrate"},
         ("main", m["main_a"]): {"a"},
         ("main", m["main_b"]): {"b"},
         ("main", m["main_c"]): {"c"},
@@ -72,12 +72,12 @@ def impossible(stacks):
     # Lines a leaf (innermost workload frame) can be on.
     leaf_lines = {
         "burn": {m["burn_loop"], m["burn_pass"], m["burn_loop"] - 1},
-        "main": {m["main_loop"], m["main_a"], m["main_b"], m["main_c"],
-                 m["main_loop"] - 1, m["main_loop"] - 2},
+        # main's own lines, the clock() calls among them (C, no frame).
+        "main": set(range(m["main_calibrate"] - 1, m["main_end"] + 1)),
         "calibrate": set(range(min(CALIBRATE_CALLS) - 3,
                                max(CALIBRATE_CALLS) + 6)),
-        "<module>": {m["module_main"], m["module_main"] + 1,
-                     m["module_main"] + 2},
+        # The module's last lines, the ones writing the truth file too.
+        "<module>": set(range(m["module_main"] - 1, m["module_main"] + 7)),
         "a": {m["a_call"]}, "b": {m["b_call"]}, "c": {m["c_call"]},
     }
     # A function just entered, before its first instruction, is on its
@@ -123,8 +123,10 @@ def shares(stacks):
 def check_ratio(tap, it, d):
     name = common.label(it)
     out = os.path.join(d, "ratio.folded")
+    truth = os.path.join(d, "ratio-truth.json")
     r = common.run(["record", "-r", "1000", "-o", out, "--", it.path, RATIO,
-                    "3", "7"], timeout=120)
+                    "3", "7"], timeout=120,
+                   env=dict(os.environ, PSAMPLE_TRUTH=truth))
     tap.ok(r.returncode == 7 and r.stdout.strip() == "done",
            "%s: record passes the child's output and exit status through"
            % name, "rc=%d stdout=%r stderr=%s" % (r.returncode, r.stdout,
@@ -140,16 +142,54 @@ def check_ratio(tap, it, d):
     stacks, malformed = common.read_folded(out)
     tap.ok(not malformed, "%s: every folded line parses" % name,
            "\n".join(malformed[:10]))
-    sh, n = shares(stacks)
-    want = {"a": 60.0, "b": 30.0, "c": 10.0}
-    tap.ok(n >= 2000 and all(abs(sh[f] - want[f]) <= 3.0 for f in want),
-           "%s: a/b/c get 60/30/10 %% of samples within 3 points "
-           "(got %s over %d samples)" % (
-               name, "/".join("%.1f" % sh.get(f, 0) for f in "abc"), n),
-           r.stderr)
+    _, n = shares(stacks)
     bad = impossible(stacks)
     tap.ok(not bad, "%s: no impossible stack among %d samples" % (name, n),
            "\n".join(bad[:10]))
+    first = ratio_off(stacks, truth, r.stderr)
+    common.judged(tap, "%s: a/b/c get the shares of samples of the time "
+                  "they took (60/30/10 on a quiet machine) within %g "
+                  "points, the most off" % (name, RATIO_POINTS),
+                  common.Runs(lambda: ratio_run(it, d), first),
+                  lambda off: off <= RATIO_POINTS)
+
+
+# How far the worst of a/b/c may be from its share of the time ratio.py
+# measured, in points, over a 3 s record at 1 kHz.  Against the time
+# measured, not the 60/30/10 of the work: a loaded machine that stalls
+# the workload for 150 ms in one function moves the time split by 5
+# points, and a wall-clock profile with it.  The bound: repeated runs on
+# release, debug and free-threaded builds from 3.8 to 3.15, on a machine
+# busy with other work, put it over six standard deviations above the
+# worst interpreter's mean (the figures are in the commit that set it);
+# a walker that gives a callee's time to its caller misses it by far.
+RATIO_POINTS = 3.0
+
+
+def ratio_run(it, d):
+    """One more record of ratio.py: ratio_off() of it."""
+    out = os.path.join(d, "ratio-again.folded")
+    truth = os.path.join(d, "ratio-again.json")
+    r = common.run(["record", "-r", "1000", "-o", out, "--", it.path, RATIO,
+                    "3"], timeout=120,
+                   env=dict(os.environ, PSAMPLE_TRUTH=truth))
+    return ratio_off(common.read_folded(out)[0] if r.returncode == 0
+                     else [], truth, r.stderr)
+
+
+def ratio_off(stacks, truth, stderr):
+    """(points the worst of a/b/c is off its share of the time the
+    workload measured, written to truth; what was seen), or (None, ...)
+    when the run has too few samples to tell."""
+    sh, n = shares(stacks)
+    want = common.ratio_truth(truth)
+    text = "a/b/c %s over %d samples, of the time %s\n%s" % (
+        "/".join("%.1f" % sh.get(f, 0) for f in "abc"), n,
+        "/".join("%.1f" % want[f] for f in "abc") if want else "unknown",
+        stderr)
+    if n < 2000 or not want:
+        return None, text
+    return max(abs(sh[f] - want[f]) for f in "abc"), text
 
 
 def check_options(tap, it, d):
