@@ -82,6 +82,40 @@ def record(d, it, tag, args, extra=()):
     return r, info, stacks, malformed
 
 
+def pool_figures(rooted, info):
+    """(task_long's samples / task_short's, the least and the most a
+    worker's share of the task samples is of its share of the task
+    time), what was seen."""
+    ran = {int(pid): secs for pid, secs in info["ran"].items()}
+    seen = {}
+    for fn in TASKS:
+        for pid, n in by_function(rooted, fn).items():
+            seen[pid] = seen.get(pid, 0) + n
+    short = sum(by_function(rooted, "task_short").values())
+    long_ = sum(by_function(rooted, "task_long").values())
+    total_secs = sum(sum(v.values()) for v in ran.values())
+    total_n = sum(seen.get(pid, 0) for pid in ran)
+    rel, text = [], ["task_long %d, task_short %d samples" % (long_, short)]
+    for pid, secs in sorted(ran.items()):
+        want = sum(secs.values()) / total_secs
+        got = seen.get(pid, 0) / total_n if total_n else 0
+        rel.append(got / want)
+        text.append("pid %d: %.1f%% of samples, %.1f%% of task time"
+                    % (pid, 100 * got, 100 * want))
+    if not short or not rel:
+        return None, "\n".join(text)
+    return (long_ / short, min(rel), max(rel)), "\n".join(text)
+
+
+def pool_run(it, d, method):
+    """One more record of the pool: pool_figures()."""
+    r, info, stacks, malformed = record(d, it, "pool-" + method,
+                                        ["pool", method])
+    if r.returncode != 0 or not info or malformed:
+        return None, "rc=%d\n%s" % (r.returncode, r.stderr)
+    return pool_figures(roots(stacks)[0], info)
+
+
 def check_pool(tap, it, d, method):
     name = "%s: Pool(4), %s start" % (common.label(it), method)
     r, info, stacks, malformed = record(d, it, "pool-" + method,
@@ -105,7 +139,10 @@ def check_pool(tap, it, d, method):
            "%s: task functions only under the roots of the workers that "
            "ran them" % name, "parent %d, ran %s, seen %s" % (
                parent, sorted(ran), seen))
-    tap.ok(len(set(seen) & set(ran)) >= 4 and set(ran) <= set(seen),
+    # Not all four workers need run a task: one that starts late may find
+    # none left (3 of 4 did, on the free-threaded 3.13, whose workers
+    # take seconds to start under spawn and forkserver).
+    tap.ok(len(ran) >= 2 and set(ran) <= set(seen),
            "%s: every worker that ran a task (%d) appears with its task "
            "functions" % (name, len(ran)),
            "ran %s, seen %s\n%s" % (sorted(ran), sorted(seen), r.stderr))
@@ -116,27 +153,22 @@ def check_pool(tap, it, d, method):
            "parent %d; roots %s" % (parent, sorted({p for p, _, _, _ in
                                                      rooted})))
     # task_long runs twice as long as task_short, the same number of
-    # times: about twice the samples.  The bounds leave room for what
-    # discovery misses of each worker's first task.
-    short = sum(by_function(rooted, "task_short").values())
-    long_ = sum(by_function(rooted, "task_long").values())
-    ratio = long_ / short if short else 0
-    tap.ok(1.5 <= ratio <= 2.6,
-           "%s: task_long gets about twice task_short's samples (%d vs "
-           "%d, %.2f)" % (name, long_, short, ratio), r.stderr)
-    # Each worker's share of the task samples follows its share of the
-    # task time (the workload reports what each worker ran).
-    total_secs = sum(sum(v.values()) for v in ran.values())
-    total_n = sum(seen.get(pid, 0) for pid in ran)
-    off = []
-    for pid, secs in sorted(ran.items()):
-        want = sum(secs.values()) / total_secs
-        got = seen.get(pid, 0) / total_n if total_n else 0
-        if not 0.6 * want <= got <= 1.5 * want:
-            off.append("pid %d: %.1f%% of samples, %.1f%% of task time"
-                       % (pid, 100 * got, 100 * want))
-    tap.ok(not off, "%s: each worker's samples follow its task time" % name,
-           "\n".join(off))
+    # times: about twice the samples; and each worker's share of the
+    # task samples follows its share of the task time (the workload
+    # reports what each worker ran).  The bounds leave room for what
+    # discovery misses of each worker's first task; judged on most of
+    # three runs, each over four standard deviations of the worst
+    # interpreter from its mean in repeated runs (figures in the commit
+    # that checked them).
+    runs = common.Runs(lambda: pool_run(it, d, method),
+                       pool_figures(rooted, info))
+    common.judged(tap, "%s: task_long gets about twice task_short's "
+                  "samples (their ratio)" % name, runs.part(0),
+                  lambda ratio: 1.5 <= ratio <= 2.6)
+    common.judged(tap, "%s: each worker's samples follow its task time "
+                  "(the least and the most a worker's share of samples is "
+                  "of its share of time)" % name, runs,
+                  lambda v: 0.6 <= v[1] and v[2] <= 1.5)
 
 
 def check_tree(tap, it, d):
