@@ -143,7 +143,10 @@ def check_gil(tap, it):
         gil_run(tap, it, name, None)
 
 
-def gil_run(tap, it, name, env):
+def gil_measure(it, env):
+    """One run of the gil workload: ((% of --mode gil samples on the
+    spinner, % on the sleeper, dumps of 5 that mark the spinner alone as
+    the GIL holder, most threads one dump marked), text)."""
     with common.Target(it.path, "threadnames.py", "gil", settle=0.3,
                        env=env) as t:
         tids = json.loads(t.lines[-1])
@@ -152,19 +155,13 @@ def gil_run(tap, it, name, env):
         r = common.run(["attach", "--pid", str(t.pid), "--mode", "gil",
                         "-d", "2", "-r", "100", "--threads", "-q",
                         "-f", "folded", "-o", out], timeout=120)
-        if not tap.ok(r.returncode == 0, "%s: --mode gil exits 0" % name,
-                      r.stderr):
-            return
+        if r.returncode != 0:
+            return None, "--mode gil: rc %d\n%s" % (r.returncode, r.stderr)
         stacks, bad = common.read_folded(out)
         roots = root_counts(stacks)
         total = sum(roots.values())
         spin = roots.get("thread %d (spinner)" % tids["spinner"], 0)
         sleep = roots.get("thread %d (sleeper)" % tids["sleeper"], 0)
-        tap.ok(not bad and total >= 50 and spin >= 0.8 * total and
-               sleep <= 0.05 * total,
-               "%s: --mode gil samples the spinner, not the sleeper" % name,
-               "spinner %d, sleeper %d of %d: %s" % (spin, sleep, total,
-                                                     dict(roots)))
         # dump marks the holder: the spinner in most dumps, never two.
         marked = collections.Counter()
         for _ in range(5):
@@ -175,10 +172,28 @@ def gil_run(tap, it, name, env):
                     if th.get("gil") is True]
             marked[len(held)] += 1
             marked[tuple(held)] += 1
-        tap.ok(marked[(tids["spinner"],)] >= 3 and not any(
-            isinstance(k, int) and k > 1 for k in marked),
-            "%s: dump marks the spinner as the GIL holder" % name,
-            dict(marked))
+    text = "spinner %d, sleeper %d of %d: %s\ndumps: %s" % (
+        spin, sleep, total, dict(roots), dict(marked))
+    if bad or total < 50:
+        return None, text
+    return (100.0 * spin / total, 100.0 * sleep / total,
+            marked[(tids["spinner"],)],
+            max([k for k in marked if isinstance(k, int)] or [0])), text
+
+
+def gil_run(tap, it, name, env):
+    # Judged on most of three runs; repeated runs on 3.8-3.15 gave the
+    # spinner 99.5-100 % of the samples and 5 of 5 dumps, far from the
+    # bounds (figures in the commit that checked them).
+    runs = common.Runs(lambda: gil_measure(it, env))
+    common.judged(tap, "%s: --mode gil samples the spinner, not the "
+                  "sleeper (their %%)" % name, runs,
+                  lambda v: v[0] >= 80 and v[1] <= 5)
+    common.judged(tap, "%s: dump marks the spinner as the GIL holder (in "
+                  "dumps of 5)" % name, runs.part(2), lambda n: n >= 3)
+    value, text = runs(0)
+    tap.ok(value is not None and value[3] <= 1,
+           "%s: dump never marks two GIL holders" % name, text)
 
 
 def main():
