@@ -163,27 +163,39 @@ def leaf_shares(stacks, workload, root):
 # their start), 19-26 on 3.8-3.10,
 # whose frames carry no such mark: a known gap, bounded here only
 # against getting worse.  The bounds leave room for a loaded machine,
-# and still fail the walks named.
+# and still fail the walks named.  Both checks are judged on most of up
+# to three runs (common.judged()); repeated runs of every kind of
+# interpreter, in both builds, on a busy machine, put each bound at
+# least 2.9 standard deviations of the worst interpreter above its mean
+# (3.8's tinycalls under ASan; 4.5 for the marked versions) and above
+# every run seen, except that tinycalls on the unmarked 3.14 and 3.15
+# came within 4 points of 40 (figures in the commit that checked them).
 RUN_MARK = ((3, 11), (3, 12), (3, 13))
 
 
-def check_fast_free(tap, it, d):
-    name = common.label(it)
+def fast_free_run(it, d):
+    """One record of fastcalls.py without --blocking: (% of its stacks
+    impossible, what was seen), or (None, ...) if it could not tell."""
     out = os.path.join(d, "fast-free.folded")
     r = common.run(["record", "-r", "1000", "-f", "folded", "-o", out,
                     "--", it.path, FAST, "2", "3"], timeout=120)
     if r.returncode != 0 or not os.path.exists(out):
-        tap.ok(False, "%s: record of fastcalls.py without --blocking"
-               % name, "rc=%d\n%s" % (r.returncode, r.stderr))
-        return
+        return None, "rc=%d\n%s" % (r.returncode, r.stderr)
     stacks, _ = common.read_folded(out)
     n = sum(c for s, c in stacks if any("fastcalls.py" in fr for fr in s))
     bad = impossible(stacks)
     nbad = sum(int(b.rsplit(" ", 1)[1]) for b in bad)
+    text = "%d of %d stacks impossible\n%s" % (nbad, n, "\n".join(bad[:10]))
+    if n < 500:
+        return None, text + "\n" + r.stderr
+    return 100.0 * nbad / n, text
+
+
+def check_fast_free(tap, it, d):
     limit = 1.0 if tuple(it.version[:2]) in RUN_MARK else 3.0
-    tap.ok(n >= 500 and 100.0 * nbad <= limit * n,
-           "%s: without --blocking, %d of %d stacks impossible (at most "
-           "%.1f %%)" % (name, nbad, n, limit), "\n".join(bad[:10]))
+    common.judged(tap, "%s: without --blocking, %% of fastcalls.py's "
+                  "stacks impossible at most %.1f" % (common.label(it), limit),
+                  lambda i: fast_free_run(it, d), lambda pct: pct <= limit)
 
 
 def tiny_distance(it, d):
@@ -212,36 +224,28 @@ def tiny_distance(it, d):
     return dist, shares, None
 
 
+def tiny_run(it, d):
+    """tiny_distance() as (points, what was seen)."""
+    dist, shares, why = tiny_distance(it, d)
+    if why:
+        return None, why
+    return dist, "%.1f points; --blocking: %s; without: %s" % (
+        dist,
+        " ".join("%s=%.1f" % kv for kv in sorted(shares["--blocking"].items())),
+        " ".join("%s=%.1f" % kv for kv in sorted(shares["without"].items())))
+
+
 def check_tiny(tap, it, d):
     """Two attaches to one run agree where two runs may not: runs of
     the program differ by up to 15 points between themselves
     (specialisation, memory layout).  The bias psample's reads leave
     differs by run too (see above), with a tail: a run over the bound
-    is measured twice more, in new runs, and the median of the three
-    is judged, so a walk that is off in a typical run still fails."""
-    name = common.label(it)
+    is judged with two more, in new runs (common.judged)."""
     limit = 15 if tuple(it.version[:2]) in RUN_MARK else 40
-    dists, diag = [], []
-    for _ in range(3):
-        dist, shares, why = tiny_distance(it, d)
-        if why:
-            tap.ok(False, "%s: tinycalls.py attached" % name, why)
-            return
-        dists.append(dist)
-        diag.append("%.1f points; --blocking: %s; without: %s" % (
-            dist,
-            " ".join("%s=%.1f" % kv
-                     for kv in sorted(shares["--blocking"].items())),
-            " ".join("%s=%.1f" % kv
-                     for kv in sorted(shares["without"].items()))))
-        if dists[0] <= limit:
-            break
-    judged = sorted(dists)[len(dists) // 2]
-    tap.ok(judged <= limit,
-           "%s: tinycalls.py without --blocking: innermost-function shares "
-           "within %d points of --blocking's (%s)" % (
-               name, limit, ", ".join("%.1f" % x for x in dists)),
-           "\n".join(diag))
+    common.judged(tap, "%s: tinycalls.py without --blocking: innermost-"
+                  "function shares within %d points of --blocking's"
+                  % (common.label(it), limit),
+                  lambda i: tiny_run(it, d), lambda dist: dist <= limit)
 
 
 def check_fast(tap, it, d):
