@@ -6,8 +6,10 @@ step, a non-ASCII name, a worker thread, a path with ';' and a space) with
 to a user (-raw, -top, -traces, -tagfocus), decodes it independently to
 check the proto's invariants and its totals against the folded output of
 the same run, and loads it into the real speedscope app in headless
-chromium.  test_speedscope.py's workload with names that need escaping
-checks the string table and the thread_name label.
+chromium (from the oldest and the newest interpreter found;
+PSAMPLE_SPEEDSCOPE_ALL=1: every one).  test_speedscope.py's workload
+with names that need escaping checks the string table and the
+thread_name label.
 
 Consumers: Debian's golang-go (go tool pprof), chromium and npm
 speedscope@1.25.0; the checks that need one are skipped, saying why, when
@@ -24,9 +26,9 @@ import time
 
 import common
 from test_speedscope import (RATE, SURROGATE_SHOWN, WEIRD_NAMES, check_run,
-                             folded_total, record_names, sandwich_names,
-                             speedscope_load, speedscope_missing,
-                             speedscope_verdict)
+                             choose_browser, folded_total, record_names,
+                             sandwich_names, speedscope_load,
+                             speedscope_missing, speedscope_verdict)
 
 PERIOD_NS = 10**9 // RATE
 
@@ -359,8 +361,8 @@ def check_go(tap, it, name, go, out, script, marks, total):
                "its stacks only", "no single worker thread_id")
 
 
-def check_speedscope(tap, name, out, want):
-    why = speedscope_missing()
+def check_speedscope(tap, it, name, out, want):
+    why = speedscope_missing(it)
     if why:
         tap.skip(name + ": speedscope imports it", why)
         if want is not None:
@@ -460,7 +462,7 @@ def check_shapes(tap, it, go):
            {k: tids.get(k) for k in ("worker", q("A.__init__"))})
 
     check_go(tap, it, name, go, out, script, marks, total)
-    check_speedscope(tap, name, out,
+    check_speedscope(tap, it, name, out,
                      {q("A.__init__"), q("B.__init__"), "größe", "rec", "step",
                       "worker", "<module>"})
 
@@ -504,7 +506,7 @@ def check_names(tap, it, go):
                and "semi;colon name" not in top,
                name + ": go tool pprof -tagfocus=thread_name=worker keeps "
                "the worker's stacks only", "rc=%d %s\n%s" % (rc, err, top))
-    check_speedscope(tap, name + " names", out, None)
+    check_speedscope(tap, it, name + " names", out, None)
 
 
 def main():
@@ -512,6 +514,7 @@ def main():
     go = GoPprof()
     try:
         found, supported = common.interpreters(tap, "pprof with")
+        choose_browser(supported)
         for it in supported:
             check_shapes(tap, it, go)
             check_names(tap, it, go)

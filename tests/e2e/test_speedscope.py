@@ -4,7 +4,9 @@ Records workloads/shapes.py (recursion, two __init__, two functions called
 step, a non-ASCII name, a worker thread, a path with ';' and a space) with
 -f speedscope,folded, then checks the JSON as speedscope's schema and
 importer see it, against the folded output of the same run, and by
-loading it into the real speedscope app in headless chromium.  A second
+loading it into the real speedscope app in headless chromium (from the
+oldest and the newest interpreter found; PSAMPLE_SPEEDSCOPE_ALL=1: every
+one).  A second
 workload gives functions names that need JSON escaping (quotes,
 backslashes, control characters, non-ASCII, a lone surrogate in a file
 name) and names its worker thread.
@@ -172,13 +174,33 @@ def folded_total(path):
 
 # --- speedscope in headless chromium (output-formats.md §9) ----------------
 
-def speedscope_missing():
-    """Why the speedscope check cannot run here, or None."""
+def speedscope_missing(it=None):
+    """Why the speedscope check cannot run here (for interpreter it, if
+    given), or None."""
     if not shutil.which("chromium"):
         return "chromium not installed (Debian package chromium)"
     if not os.path.isfile(os.path.join(SPEEDSCOPE_DIST, "index.html")):
         return "npm speedscope@1.25.0 not found in " + SPEEDSCOPE_DIST
+    if it is not None and it not in BROWSER:
+        return ("loaded in chromium from the oldest and the newest "
+                "interpreter only (PSAMPLE_SPEEDSCOPE_ALL=1: all)")
     return None
+
+
+# The interpreters whose profiles are loaded into the speedscope app,
+# set by main() (test_pprof's too).  A load takes about 5 s and each
+# interpreter had four (two here, two in test_pprof): 20 s of each
+# interpreter's end-to-end time, for a check of the file format that the
+# checks of the JSON and the proto already make on every interpreter.
+# So the oldest and the newest, as test_top does.
+BROWSER = []
+
+
+def choose_browser(supported):
+    BROWSER[:] = supported
+    if os.environ.get("PSAMPLE_SPEEDSCOPE_ALL") != "1" and \
+            len(supported) > 2:
+        BROWSER[:] = [supported[0], supported[-1]]
 
 
 # Run in the page after the import: speedscope renders its tables a
@@ -461,7 +483,7 @@ def check_shapes(tap, it):
            name + ": the worker's stacks end worker > größe > burn")
 
     # The real consumer.
-    why = speedscope_missing()
+    why = speedscope_missing(it)
     if why:
         tap.skip(name + ": speedscope imports it", why)
         tap.skip(name + ": speedscope shows the active thread's functions",
@@ -523,7 +545,7 @@ def check_names(tap, it):
                == "worker" for n in pnames),
            name + ': the named thread\'s profile is Thread <tid> "worker"',
            pnames)
-    why = speedscope_missing()
+    why = speedscope_missing(it)
     if why:
         tap.skip(name + ": speedscope imports names that need escapes", why)
         return
@@ -536,6 +558,7 @@ def check_names(tap, it):
 def main():
     tap = common.Tap()
     found, supported = common.interpreters(tap, "speedscope with")
+    choose_browser(supported)
     for it in supported:
         check_shapes(tap, it)
         check_names(tap, it)
