@@ -38,6 +38,30 @@ int proc__cmdline(pid_t pid, char *buf, size_t n);
  * -ESRCH. */
 int proc__tasks(pid_t pid, pid_t *out, size_t max);
 
+/*
+ * The pid of a process or thread in the innermost pid namespace it
+ * belongs to (the last number of the NSpid: line of its status file),
+ * what it calls itself; path is /proc/PID/status or
+ * /proc/PID/task/TID/status.  Returns that id (the same as the /proc
+ * one outside a container), 0 on a kernel without NSpid (before 4.1),
+ * or a negative errno (-ESRCH: gone).  *levels gets the number of
+ * namespaces listed: 1 when the process is in /proc's own.
+ */
+int proc__nspid(pid_t pid, pid_t tid, int *levels);
+
+/* A thread as /proc numbers it (host) and as its own namespace does. */
+struct proc_nstid {
+	pid_t host;
+	pid_t ns;
+};
+
+/*
+ * Up to max of the process's threads with both their ids into out; their
+ * number, or a negative errno (-ESRCH: the process is gone).  Threads
+ * that end while read are left out.
+ */
+int proc__nstids(pid_t pid, struct proc_nstid *out, size_t max);
+
 /* Whether tid is a thread of pid. */
 bool proc__has_thread(pid_t pid, pid_t tid);
 

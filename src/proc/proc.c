@@ -15,6 +15,9 @@
 #include "psample/hash.h"
 #include "psample/proc.h"
 
+/* Threads proc__nstids reads at most in one call. */
+#define PROC_NSTIDS_MAX 4096
+
 /* Open a /proc file: its fd, or -ESRCH when its process or thread is
  * gone (the file is then missing), or another -errno. */
 static int proc__open(const char *path)
@@ -158,6 +161,58 @@ int proc__tasks(pid_t pid, pid_t *out, size_t max)
 			out[n++] = (pid_t)tid;
 	}
 	closedir(d);
+	return (int)n;
+}
+
+int proc__nspid(pid_t pid, pid_t tid, int *levels)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+
+	if (tid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status",
+			 (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	*levels = 0;
+	if ((n = proc__slurp(path, buf, sizeof(buf))) < 0)
+		return (int)n;
+	const char *p = strstr(buf, "\nNSpid:");
+	if (!p)
+		return 0;
+	long last = 0;
+	char *end;
+	for (p += strlen("\nNSpid:");; p = end) {
+		long v = strtol(p, &end, 10);
+		if (end == p || v <= 0)
+			break;
+		last = v;
+		(*levels)++;
+	}
+	return (int)last;
+}
+
+int proc__nstids(pid_t pid, struct proc_nstid *out, size_t max)
+{
+	pid_t tids[PROC_NSTIDS_MAX];
+	size_t n = 0;
+	int levels;
+	int nt = proc__tasks(pid, tids,
+			     max < PROC_NSTIDS_MAX ? max : PROC_NSTIDS_MAX);
+
+	if (nt < 0)
+		return nt;
+	for (int i = 0; i < nt; i++) {
+		int ns = proc__nspid(pid, tids[i], &levels);
+		if (ns == -ESRCH)
+			continue; /* ended meanwhile */
+		if (ns < 0)
+			return ns;
+		out[n++] = (struct proc_nstid){.host = tids[i],
+					       .ns = ns ? ns : tids[i]};
+	}
+	if (!n && !proc__alive(pid))
+		return -ESRCH;
 	return (int)n;
 }
 

@@ -1,8 +1,9 @@
 /*
  * test_proc.c - tests of the /proc helpers that need a real process to
  * change under them: an image handle (proc__image_open) across the
- * child's exec and its exit, and a vfork child sharing its parent's
- * address space until its exec (proc__shares_vm).
+ * child's exec and its exit, a vfork child sharing its parent's
+ * address space until its exec (proc__shares_vm), and a process in a pid
+ * namespace of its own, known by two pids (proc__nspid, proc__nstids).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -153,11 +155,73 @@ static void test_shares_vm_vfork(void **state)
 	assert_int_equal(waitpid(c, NULL, 0), c);
 }
 
+/*
+ * A child unshares a user and a pid namespace and forks: the grandchild
+ * is pid 1 of the new namespace.  Skipped where the kernel refuses.
+ */
+static void test_nspid(void **state)
+{
+	(void)state;
+	int levels = 0;
+	struct proc_nstid self[8];
+
+	assert_int_equal(proc__nspid(getpid(), 0, &levels), getpid());
+	assert_true(levels >= 1);
+	int n = proc__nstids(getpid(), self, 8);
+	assert_int_equal(n, 1);
+	if (levels == 1)
+		assert_int_equal(self[0].ns, getpid());
+	assert_int_equal(self[0].host, getpid());
+
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t c = fork();
+	assert_true(c >= 0);
+	if (c == 0) {
+		close(pfd[0]);
+		pid_t g = -1;
+		if (!unshare(CLONE_NEWUSER | CLONE_NEWPID) &&
+		    (g = fork()) == 0) {
+			for (;;)
+				pause();
+		}
+		if (write(pfd[1], &g, sizeof(g)) < 0)
+			_exit(1);
+		if (g > 0)
+			waitpid(g, NULL, 0);
+		_exit(0);
+	}
+	close(pfd[1]);
+	pid_t g = -1;
+	assert_int_equal(read(pfd[0], &g, sizeof(g)), (ssize_t)sizeof(g));
+	close(pfd[0]);
+	if (g <= 0) {
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		skip(); /* no new namespaces here */
+	}
+	int ns = proc__nspid(g, 0, &levels);
+	struct proc_nstid v[8];
+	int nv = proc__nstids(g, v, 8);
+	int tns = proc__nspid(g, g, &levels);
+	kill(g, SIGKILL);
+	waitpid(c, NULL, 0);
+	assert_int_equal(ns, 1);
+	assert_int_equal(tns, 1);
+	assert_true(levels >= 2);
+	assert_int_equal(nv, 1);
+	assert_int_equal(v[0].host, g);
+	assert_int_equal(v[0].ns, 1);
+	/* Gone: the error a caller tells from a missing field. */
+	assert_int_equal(proc__nspid(g, 0, &levels), -ESRCH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_exec_and_exit),
 		cmocka_unit_test(test_shares_vm_vfork),
+		cmocka_unit_test(test_nspid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
