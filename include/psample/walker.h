@@ -35,7 +35,9 @@ struct py_thread {
 	uint64_t tstate;
 	uint64_t interp;
 	uint32_t interp_index;
-	pid_t tid; /* native thread id, 0 if the version has none */
+	pid_t tid; /* kernel thread id as /proc numbers it, 0 unknown */
+	pid_t ns_tid; /* the target's own id for it, when in a pid namespace
+			 of its own (a container seen from the host); else 0 */
 	uint64_t thread_id; /* pthread_t */
 	int err; /* 0, or why this thread's stack is missing */
 	bool truncated; /* deeper than PY_MAX_DEPTH */

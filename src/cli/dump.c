@@ -58,6 +58,16 @@ static const char *thread__state(pid_t pid, pid_t tid)
 	return st == 'R' ? "running" : "idle";
 }
 
+/* The process's own pid in its pid namespace, where that differs from
+ * /proc's (a container seen from the host); else 0. */
+static pid_t dump__nspid(pid_t pid)
+{
+	int levels;
+	int ns = proc__nspid(pid, 0, &levels);
+
+	return ns > 0 && levels > 1 ? ns : 0;
+}
+
 /* threading's name for the thread, else the one it gave the OS. */
 static const char *thread__name(pid_t pid, const struct py_thread *th,
 				char *buf, size_t n)
@@ -73,15 +83,20 @@ static void dump__text(const struct py_target *t, const struct py_sample *s,
 		       const char *cmdline)
 {
 	char os_name[64];
+	pid_t ns = dump__nspid(t->pid);
 
-	printf("Process %d: %s\nPython %s (%s)\n", (int)t->pid, cmdline,
-	       t->version_str, t->binary);
+	printf("Process %d", (int)t->pid);
+	if (ns)
+		printf(" (ns %d)", (int)ns);
+	printf(": %s\nPython %s (%s)\n", cmdline, t->version_str, t->binary);
 	if (s->gc == 1)
 		printf("Collecting garbage\n");
 	for (uint32_t i = 0; i < s->nthreads; i++) {
 		const struct py_thread *th = &s->threads[i];
-		printf("\nThread %d (%s)", (int)th->tid,
-		       thread__state(t->pid, th->tid));
+		printf("\nThread %d", (int)th->tid);
+		if (th->ns_tid)
+			printf(" (ns %d)", (int)th->ns_tid);
+		printf(" (%s)", thread__state(t->pid, th->tid));
 		const char *name =
 			thread__name(t->pid, th, os_name, sizeof(os_name));
 		if (name)
@@ -113,8 +128,12 @@ static void dump__json(const struct py_target *t, const struct py_sample *s,
 		       const char *cmdline)
 {
 	char os_name[64];
+	pid_t ns = dump__nspid(t->pid);
 
-	printf("{\"pid\": %d, \"python\": ", (int)t->pid);
+	printf("{\"pid\": %d, ", (int)t->pid);
+	if (ns)
+		printf("\"ns_pid\": %d, ", (int)ns);
+	printf("\"python\": ");
 	json__str(stdout, t->version_str);
 	printf(", \"binary\": ");
 	json__str(stdout, t->binary);
@@ -123,10 +142,12 @@ static void dump__json(const struct py_target *t, const struct py_sample *s,
 	printf(", \"gc\": %s, \"threads\": [", tristate(s->gc));
 	for (uint32_t i = 0; i < s->nthreads; i++) {
 		const struct py_thread *th = &s->threads[i];
-		printf("%s\n  {\"tid\": %d, \"thread_id\": %llu, "
+		printf("%s\n  {\"tid\": %d, ", i ? "," : "", (int)th->tid);
+		if (th->ns_tid)
+			printf("\"ns_tid\": %d, ", (int)th->ns_tid);
+		printf("\"thread_id\": %llu, "
 		       "\"interpreter\": %u, \"state\": \"%s\", "
 		       "\"truncated\": %s, ",
-		       i ? "," : "", (int)th->tid,
 		       (unsigned long long)th->thread_id, th->interp_index,
 		       thread__state(t->pid, th->tid),
 		       th->truncated ? "true" : "false");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "psample/clock.h"
 #include "psample/error.h"
 #include "psample/proc.h"
 #include "walker_priv.h"
@@ -191,7 +192,8 @@ fail:
  * which is pthread_self(): the address of the thread's struct pthread
  * (glibc and musl alike).  The kernel tid is a field of that struct at an
  * offset that depends on the libc, so find it: the offset at which every
- * thread's struct holds one of the process's tids, a different one each.
+ * thread's struct holds one of the process's tids, a different one each
+ * (as its own pid namespace numbers them: the kernel wrote them there).
  * glibc's own offset is preferred when it fits.
  */
 void walker__find_tid_off(struct py_walker *w)
@@ -199,7 +201,8 @@ void walker__find_tid_off(struct py_walker *w)
 	enum { NMAX = 64 };
 	pid_t tasks[1024];
 	uint32_t n = 0;
-	int ntasks = proc__tasks(w->t->pid, tasks, 1024);
+	int ntasks = nstids__list(&w->nstids, tasks, 1024,
+				  clock__ns(CLOCK_MONOTONIC));
 	uint8_t(*buf)[PTHREAD_SCAN];
 
 	w->tid_off = -2;

@@ -42,6 +42,7 @@ int py_walker__new(struct py_target *t, struct py_walker **out)
 	w->t = t;
 	w->l = t->layout;
 	w->tid_off = (w->l->flags & PY_L_NATIVE_TID) ? -2 : -1;
+	nstids__init(&w->nstids, t->pid);
 	if (w->l->ts_size > PY_MAX_READ || w->l->fr_size > PY_MAX_READ ||
 	    w->l->co_size > PY_MAX_READ || w->l->cf_current + 8 > 16) {
 		free(w);
@@ -67,6 +68,7 @@ void py_walker__free(struct py_walker *w)
 	free(w->out);
 	free(w->stacks);
 	py_resolver__free(w->res);
+	nstids__free(&w->nstids);
 	free(w);
 }
 
@@ -491,8 +493,14 @@ int py_walker__sample(struct py_walker *w, const struct py_sample **out)
 	for (uint32_t i = 0; i < w->nthreads; i++)
 		wthread__resolve(w, w->threads[i], &w->out[i]);
 	int64_t now = clock__ns(CLOCK_MONOTONIC);
-	for (uint32_t i = 0; i < w->nthreads; i++)
-		walker__name(w, w->threads[i], &w->out[i], now);
+	for (uint32_t i = 0; i < w->nthreads; i++) {
+		/* From here on the ids are /proc's; the target's is kept
+		 * beside where it differs. */
+		struct py_thread *pt = &w->out[i];
+		pt->ns_tid = w->nstids.apart ? pt->tid : 0;
+		pt->tid = nstids__host(&w->nstids, pt->tid, now);
+		walker__name(w, w->threads[i], pt, now);
+	}
 	w->stats.samples++;
 	*out = &w->sample;
 	return 0;

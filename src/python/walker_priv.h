@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "psample/mem.h"
+#include "psample/proc.h"
 #include "psample/walker.h"
 #include "psample/rawstack.h"
 #include "psample/resolve.h"
@@ -153,6 +154,22 @@ struct winterp {
 	bool gil_ok;
 };
 
+/* nstids.c: the target's thread ids as /proc numbers them. */
+struct nstids {
+	pid_t pid;
+	bool apart; /* in a pid namespace of its own: ids differ */
+	struct proc_nstid *v;
+	uint32_t n, cap;
+	int64_t read_at; /* CLOCK_MONOTONIC of the last read, 0 never */
+};
+
+void nstids__init(struct nstids *m, pid_t pid);
+void nstids__free(struct nstids *m);
+/* The /proc id of the thread the target calls ns, 0 if not found. */
+pid_t nstids__host(struct nstids *m, pid_t ns, int64_t now);
+/* Up to max of the target's thread ids as it sees them; their number. */
+int nstids__list(struct nstids *m, pid_t *out, size_t max, int64_t now);
+
 struct py_walker {
 	struct py_target *t;
 	const struct py_layout *l;
@@ -170,6 +187,7 @@ struct py_walker {
 	/* Offset of the kernel tid in struct pthread: -1 not looked for
 	 * yet, -2 not found (tids are then 0). */
 	int32_t tid_off;
+	struct nstids nstids;
 
 	/* 3.8-3.11: the one GIL, in _PyRuntime; 3.8: the gc state too. */
 	uint64_t rt_holder;
