@@ -20,6 +20,9 @@
  *in one file stay apart and callgrind_annotate --auto=yes can open the source.
  *Each thread is a synthetic root function (file "???", which both readers treat
  *as "no source") so KCacheGrind's inclusive costs add up.
+ *
+ * A profile with no samples is the header with "summary: 0" and no
+ * function, which callgrind_annotate reads as an empty table.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -617,8 +620,6 @@ static int callgrind__body(struct callgrind *cg, const struct profile_meta *m)
 
 	if ((err = callgrind__selfs(cg, &total)))
 		return err;
-	if (!total)
-		return -EINVAL; /* never an empty profile */
 	/* A call count of 0 makes KCacheGrind ignore the call. */
 	for (uint32_t i = 0; i < cg->nsites; i++)
 		if (cg->sites[i].n)
@@ -649,8 +650,6 @@ int callgrind__write(FILE *out, const struct trie *t,
 
 	(void)o; /* full co_filename always: the source must be found */
 	if (!out || !t || !m)
-		return -EINVAL;
-	if (!trie__total(t))
 		return -EINVAL;
 	err = fstats__new(t, &cg.fs);
 	if (!err)

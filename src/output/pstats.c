@@ -13,6 +13,10 @@
  * numbers for that caller->callee edge.  Only the marshal codes every
  * Python 3 (and 2.7) reads are written - { ( u i l g and 0, no references
  * - little-endian whatever the host.
+ *
+ * pstats.Stats refuses an empty dict, so a profile with no samples is one
+ * entry that is no function and costs nothing: ('~', 0, '<no samples>'),
+ * which pstats prints as {no samples}, in 0 calls and 0 seconds.
  */
 #include <errno.h>
 #include <math.h>
@@ -306,6 +310,27 @@ static void pstats__entry(struct marshal *w, const struct pstats *ps,
 	marshal__code(w, '0');
 }
 
+/* The whole file of a profile with no samples. */
+static int pstats__empty(FILE *out)
+{
+	struct marshal w = {.out = out};
+
+	marshal__code(&w, '{');
+	marshal__tuple(&w, 3);
+	marshal__str(&w, "~");
+	marshal__int(&w, 0);
+	marshal__str(&w, "<no samples>");
+	marshal__tuple(&w, 5);
+	marshal__int(&w, 0);
+	marshal__int(&w, 0);
+	marshal__float(&w, 0.0);
+	marshal__float(&w, 0.0);
+	marshal__code(&w, '{');
+	marshal__code(&w, '0');
+	marshal__code(&w, '0');
+	return w.err;
+}
+
 int pstats__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 		  const struct output_opts *o)
 {
@@ -318,17 +343,18 @@ int pstats__write(FILE *out, const struct trie *t, const struct profile_meta *m,
 	if (!out || !t || !m)
 		return -EINVAL;
 	dt = m->interval_s;
-	/* pstats rejects an empty dict, and times must be finite. */
-	if (!trie__total(t) || !isfinite(dt) || dt <= 0)
+	if (!trie__total(t))
+		return pstats__empty(out);
+	/* Times must be finite. */
+	if (!isfinite(dt) || dt <= 0)
 		return -EINVAL;
 	err = pstats__keys(&ps);
 	if (!err)
 		err = fstats__new(ps.keys, &ps.fs);
-	if (!err && !ps.fs->nfns)
-		err = -EINVAL;
-	if (!err)
-		err = pstats__callers(&ps);
-	if (!err) {
+	if (!err && !ps.fs->nfns) {
+		/* Samples, but none in a function: no entry to write. */
+		err = pstats__empty(out);
+	} else if (!err && !(err = pstats__callers(&ps))) {
 		marshal__code(&w, '{');
 		for (uint32_t fn = 0; fn < ps.fs->nfns && !w.err; fn++)
 			pstats__entry(&w, &ps, fn, dt);

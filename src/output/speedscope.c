@@ -16,7 +16,10 @@
  *    uses too; speedscope shows the times in readable units.  Entries go
  *    in depth-first order so the time-ordered view groups common
  *    prefixes instead of scattering them;
- *  - activeProfileIndex is the thread with the most samples.
+ *  - activeProfileIndex is the thread with the most samples;
+ *  - nothing sampled is one profile "no samples" with no entries:
+ *    speedscope shows that, where a file with no profile makes it say
+ *    "Successfully imported profile, but it's empty!" and show nothing.
  *
  * Absent keys are omitted, never null (the schema rejects null), and every
  * string is valid UTF-8: invalid bytes become U+FFFD.
@@ -518,6 +521,15 @@ static int speedscope__profiles(struct speedscope *s)
 			active = index;
 		}
 		index++;
+	}
+	/* Nothing sampled: speedscope opens an empty profile, not none. */
+	if (!index) {
+		json__raw(s->j,
+			  "\n{\"type\":\"sampled\",\"name\":\"no samples\"");
+		json__raw(s->j, s->interval_ns ? ",\"unit\":\"nanoseconds\""
+					       : ",\"unit\":\"none\"");
+		json__raw(s->j, ",\"startValue\":0,\"endValue\":0,\n"
+				"\"samples\":[],\n\"weights\":[]}");
 	}
 	json__raw(s->j, "],\n\"activeProfileIndex\":");
 	json__u64(s->j, active);

@@ -16,6 +16,10 @@
  * script; the script (ours, below) adds click to zoom, search and a
  * details line, and re-lays frames out from the sample offsets each frame
  * carries (data-x, data-w: samples; data-d: depth).
+ *
+ * With no samples (in NEW, for a diff) no width means anything: the graph
+ * has no frame, "No samples" where they would be, and no Search button;
+ * the script then does nothing.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -634,9 +638,10 @@ static void svg__header(struct svg *w, const struct profile_meta *m)
 		    "y=\"64\">Reset zoom</text>\n"
 		    "<text id=\"clear\" class=\"btn off end\" x=\"%d\" "
 		    "y=\"64\">Clear search</text>\n"
-		    "<text id=\"search\" class=\"btn end\" x=\"%d\" "
+		    "<text id=\"search\" class=\"btn end%s\" x=\"%d\" "
 		    "y=\"64\">Search</text>\n",
-		    XPAD, WIDTH - XPAD - 80, WIDTH - XPAD);
+		    XPAD, WIDTH - XPAD - 80, w->total[NEW][0] ? "" : " off",
+		    WIDTH - XPAD);
 }
 
 /*
@@ -672,8 +677,11 @@ static const char script[] =
 	"  frames.push(f);\n"
 	"  byG.set(g, f);\n"
 	"}\n"
-	"/* The writer draws \"all\" first, at full width. */\n"
+	"/* The writer draws \"all\" first, at full width; none when\n"
+	" * nothing was sampled, and then there is nothing to do. */\n"
 	"var root = frames[0];\n"
+	"if (!root)\n"
+	"  return;\n"
 	"var left = +root.rect.getAttribute(\"x\");\n"
 	"var full = +root.rect.getAttribute(\"width\");\n"
 	"var zoomed = root, term = \"\";\n"
@@ -875,10 +883,6 @@ static int svg__run(FILE *out, const struct trie *t, const struct trie *base,
 	uint32_t *map[2] = {NULL, NULL};
 	int err = 0;
 
-	/* Never an empty profile; and with no samples no width means
-	 * anything. */
-	if (!trie__total(t))
-		return -ENODATA;
 	w.lt = trie__new();
 	if (!w.lt)
 		return -ENOMEM;
@@ -897,9 +901,14 @@ static int svg__run(FILE *out, const struct trie *t, const struct trie *base,
 	if (!err) {
 		svg__header(&w, m);
 		svg__puts(&w, "<g id=\"frames\">\n");
-		for (uint32_t i = 0; i < w.norder; i++)
+		for (uint32_t i = 0; i < w.norder && w.total[NEW][0]; i++)
 			svg__frame(&w, w.order[i]);
 		svg__puts(&w, "</g>\n");
+		if (!w.total[NEW][0])
+			svg__printf(&w,
+				    "<text id=\"empty\" x=\"%d\" y=\"%d\">No "
+				    "samples</text>\n",
+				    XPAD, TOP + BASELINE);
 		svg__footer(&w);
 		err = w.err;
 	}

@@ -605,6 +605,108 @@ static void test_folded_nothing_counted(void **state)
 	trie__free(t);
 }
 
+/* ---- empty profiles ---- */
+
+/* What format name writes of t through output__write, and its length. */
+static char *written_by(const char *name, const struct trie *t, size_t *len)
+{
+	static const struct profile_meta meta = {
+		.pid = 4242,
+		.interval_s = 0.01,
+		.duration_ns = 2000000000,
+		.cmdline = "python3 app.py",
+		.mode = "gil",
+		.python = "3.11.7",
+	};
+	char *dir = make_tmpdir();
+	char path[512];
+	FILE *f;
+	char *s;
+
+	(void)snprintf(path, sizeof(path), "%s/out", dir);
+	assert_int_equal(
+		output__write(output__find(name), path, t, &meta, NULL), 0);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	s = read_stream(f, len);
+	assert_int_equal(fclose(f), 0);
+	remove_tree(dir);
+	free(dir);
+	return s;
+}
+
+/*
+ * Nothing sampled still makes a file in every format, one its consumer
+ * opens (output-formats.md's pitfalls): the tests under tests/e2e open
+ * them in the real tools; here, what each must hold.
+ */
+static void check_empty_files(const struct trie *t)
+{
+	/* marshal of {('~', 0, '<no samples>'): (0, 0, 0.0, 0.0, {})}:
+	 * pstats.Stats refuses an empty dict. */
+	static const char pstats[] =
+		"{(\x03\0\0\0u\x01\0\0\0~i\0\0\0\0u\x0c\0\0\0<no samples>"
+		"(\x05\0\0\0i\0\0\0\0i\0\0\0\0g\0\0\0\0\0\0\0\0"
+		"g\0\0\0\0\0\0\0\0{00";
+	size_t len;
+	char *s;
+
+	s = written_by("folded", t, &len);
+	assert_int_equal(len, 0);
+	free(s);
+
+	s = written_by("svg", t, &len);
+	assert_true(utf8_valid(s, len));
+	assert_non_null(strstr(s, ">0 samples, 100 Hz, 2.00 s, gil, "));
+	assert_non_null(strstr(s, "<g id=\"frames\">\n</g>\n"));
+	assert_non_null(strstr(s, ">No samples</text>"));
+	assert_non_null(strstr(s, "class=\"btn end off\""));
+	assert_null(strstr(s, "<g data-x"));
+	free(s);
+
+	s = written_by("pstats", t, &len);
+	assert_int_equal(len, sizeof(pstats) - 1);
+	assert_memory_equal(s, pstats, len);
+	free(s);
+
+	s = written_by("callgrind", t, &len);
+	assert_non_null(strstr(s, "\nevents: samples\nsummary: 0\n"));
+	assert_null(strstr(s, "fn="));
+	assert_non_null(strstr(s, "\ntotals: 0\n"));
+	free(s);
+
+	s = written_by("speedscope", t, &len);
+	assert_non_null(strstr(
+		s, "\"profiles\":[\n{\"type\":\"sampled\",\"name\":\"no "
+		   "samples\",\"unit\":\"nanoseconds\",\"startValue\":0,"
+		   "\"endValue\":0,\n\"samples\":[],\n\"weights\":[]}],"));
+	free(s);
+
+	s = written_by("pprof", t, &len);
+	assert_true(len > 2 && (unsigned char)s[0] == 0x1f &&
+		    (unsigned char)s[1] == 0x8b);
+	free(s);
+
+	s = written_by("raw", t, &len);
+	assert_non_null(strstr(s, "\nroot 0\n"));
+	free(s);
+}
+
+static void test_empty_profiles(void **state)
+{
+	struct trie *t = trie__new();
+	uint32_t a, node;
+
+	(void)state;
+	assert_non_null(t);
+	check_empty_files(t);
+	/* Frames and stacks, but no count: as empty as no stack at all. */
+	a = frame_py(t, "a", "/a.py", 1);
+	assert_int_equal(trie__child(t, 0, a, &node), 0);
+	check_empty_files(t);
+	trie__free(t);
+}
+
 /* ---- writing files ---- */
 
 static const char *atomic_target;
@@ -819,6 +921,7 @@ int main(void)
 		cmocka_unit_test(test_folded_awkward_names),
 		cmocka_unit_test(test_folded_deep_stack),
 		cmocka_unit_test(test_folded_nothing_counted),
+		cmocka_unit_test(test_empty_profiles),
 		cmocka_unit_test(test_write_atomic),
 		cmocka_unit_test(test_write_folded_file),
 		cmocka_unit_test(test_write_errors),
