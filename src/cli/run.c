@@ -150,14 +150,13 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 		.mode = cli__mode_name(o->mode),
 		.python = t->version_str,
 	};
-	if (st->stacks == 0) {
-		fprintf(stderr, "psample: no Python stacks were sampled; "
-				"no profile written\n");
-	} else {
-		rc = cli__write_outputs(o, ro, trie, &meta, written, &nwritten);
-	}
+	/* Nothing sampled still writes every file, empty, so what reads
+	 * them next finds a profile. */
+	rc = cli__write_outputs(o, ro, trie, &meta, written, &nwritten);
 	if (!o->quiet) {
-		if (st->stacks && o->mode != SAMPLER_MEMORY)
+		if (!st->stacks)
+			cli__say_empty(o, st);
+		else if (o->mode != SAMPLER_MEMORY)
 			cli__report(trie, &meta, o);
 		run__summary(o, st, written, nwritten);
 	}

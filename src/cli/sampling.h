@@ -1,6 +1,7 @@
 /*
  * sampling.h - from the command line to the sampler and back: its
- * options, the name of its mode, and why it refused to start.
+ * options, the name of its mode, why it refused to start, and why it
+ * sampled nothing.
  */
 #ifndef PSAMPLE_CLI_SAMPLING_H
 #define PSAMPLE_CLI_SAMPLING_H
@@ -21,5 +22,9 @@ const char *cli__mode_name(int mode);
 /* The message and exit code for a sampler that refused to start. */
 int cli__start_error(int err, const struct cli_opts *o,
 		     const struct py_target *t);
+
+/* "psample: nothing was sampled: <why>" on stderr, the reason read from
+ * st (empty.c). */
+void cli__say_empty(const struct cli_opts *o, const struct sampler_stats *st);
 
 #endif
