@@ -60,6 +60,16 @@ static bool convert__same_mode(const struct profile_meta *a,
 	return output__counts_bytes(a->mode) == output__counts_bytes(b->mode);
 }
 
+/* Whether no stack has a count (a memory profile's bytes can sum to 0
+ * when some do). */
+static bool convert__empty(const struct trie *t)
+{
+	for (uint32_t id = 0; id < trie__nnodes(t); id++)
+		if (trie__node(t, id)->self)
+			return false;
+	return true;
+}
+
 int cli__convert(struct cli_opts *o)
 {
 	struct profile *all = NULL, *p = NULL;
@@ -113,18 +123,19 @@ int cli__convert(struct cli_opts *o)
 	if ((rc = cli__outputs(o, 0, stem, &outs)) ||
 	    (rc = cli__check_mode(&outs, all->meta.mode)))
 		goto out;
-	if (trie__total(all->trie) == 0) {
-		fprintf(stderr, "psample: the input holds no samples; nothing "
-				"written\n");
-		rc = PS_EXIT_BAD_INPUT;
-		goto out;
-	}
 	const char *written[CLI_MAX_OUTPUTS];
 	size_t nwritten;
+	/* A run that sampled nothing saved an empty profile: it converts to
+	 * empty profiles, as record would have written them. */
 	rc = cli__write_outputs(o, &outs, all->trie, &all->meta, written,
 				&nwritten);
 	if (!o->quiet) {
-		if (!output__counts_bytes(all->meta.mode))
+		if (convert__empty(all->trie))
+			fprintf(stderr,
+				"psample: the input%s no samples: the "
+				"profiles are empty\n",
+				o->argv[1] ? "s hold" : " holds");
+		else if (!output__counts_bytes(all->meta.mode))
 			cli__report(all->trie, &all->meta, o);
 		for (size_t i = 0; i < nwritten; i++)
 			if (strcmp(written[i], "-") != 0)
