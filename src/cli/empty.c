@@ -68,10 +68,12 @@ void cli__say_empty(const struct cli_opts *o, const struct sampler_stats *st)
 			 "no thread held the GIL at any of the %llu tick%s",
 			 ticks, s);
 	} else if (o->mode == SAMPLER_GIL) {
+		/* Held during start-up or shutdown, or read torn. */
 		snprintf(why, sizeof(why),
-			 "the GIL was held at %llu of %llu ticks, never by a "
-			 "thread with a readable Python stack",
-			 (unsigned long long)st->gil_held, ticks);
+			 "the GIL was held at %llu of %llu ticks, by a thread "
+			 "with no %s",
+			 (unsigned long long)st->gil_held, ticks,
+			 errs ? "readable Python stack" : "Python frame");
 	} else if (o->mode == SAMPLER_CPU && !o->idle && !st->running) {
 		snprintf(why, sizeof(why),
 			 "no Python thread was on a CPU at any of the %llu "
