@@ -86,6 +86,12 @@ int proc__identity(pid_t pid, struct proc_identity *id);
 int proc__children(pid_t pid, pid_t *out, size_t max);
 
 /*
+ * How many processes of process group pgid are alive (zombies do not
+ * count), from every process's /proc/N/stat; or a negative errno.
+ */
+int proc__group_live(pid_t pgid);
+
+/*
  * A thread's /proc stat file kept open, so its scheduler state costs one
  * pread per sample: the fd (the caller closes it) or a negative errno.
  */

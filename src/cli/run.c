@@ -23,6 +23,7 @@
 #include "psample/trie.h"
 #include "commands.h"
 #include "fail.h"
+#include "job.h"
 #include "outputs.h"
 #include "sampling.h"
 #include "signals.h"
@@ -128,6 +129,8 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 	proc__cmdline(t->pid, cmdline, sizeof(cmdline));
 
 	int err = sampler__run(t, trie, &so, st, &cli_stop);
+	if (st->child_reaped)
+		job__done(); /* the terminal back before anything is said */
 	if (err && !st->ticks) {
 		/* Refused at start: nothing was sampled. */
 		trie__free(trie);
@@ -186,23 +189,24 @@ int cli__attach(struct cli_opts *o)
 	return rc;
 }
 
-/* Wait for the child, not giving up on EINTR (a second Ctrl-C). */
+/* Wait for the command, however many signals psample passes on. */
 static int run__reap(pid_t child)
 {
 	int status;
 
 	for (;;) {
 		if (waitpid(child, &status, 0) < 0) {
-			if (errno != EINTR)
-				return PS_EXIT_INTERNAL;
-			if (cli_stop_signal == SIGTERM)
-				kill(child, SIGTERM);
-			continue;
+			if (errno == EINTR)
+				continue;
+			job__done();
+			return PS_EXIT_INTERNAL;
 		}
 		/* A stop of a thread --blocking still traced is not the
 		 * end of the command. */
-		if (WIFEXITED(status) || WIFSIGNALED(status))
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			job__done();
 			return cli__exit_code(status);
+		}
 	}
 }
 
@@ -217,15 +221,19 @@ int cli__record(struct cli_opts *o)
 	if ((rc = cli__outputs(o, getpid(), NULL, &ro)) ||
 	    (rc = cli__check_mode(&ro, cli__mode_name(o->mode))))
 		return rc;
-	pid_t child = 0;
-	if ((rc = cli__spawn(o->argv, false, &child)))
-		return rc;
+	/* Caught before the command starts, and passed on to it (job.c):
+	 * a hang-up or Ctrl-\ stops sampling as Ctrl-C does, and the
+	 * command is not left without it. */
 	cli__catch_signals();
+	cli__stop_on(SIGHUP);
+	cli__stop_on(SIGQUIT);
+	pid_t child = 0;
+	if ((rc = job__spawn(o->argv, false, &child)))
+		return rc;
 	if (!o->output) {
 		/* Now the default name can carry the child's pid. */
 		if ((rc = cli__outputs(o, child, NULL, &ro))) {
-			kill(child, SIGTERM);
-			run__reap(child);
+			job__end(child);
 			return rc;
 		}
 	}
@@ -234,6 +242,7 @@ int cli__record(struct cli_opts *o)
 	int status = 0;
 	int err = cli__open(child, child, RECORD_WAIT_NS, &t, &status);
 	if (err == -ECHILD) {
+		job__done();
 		fprintf(stderr,
 			"psample: '%s' exited before Python could be "
 			"sampled; no profile written\n",
@@ -242,12 +251,12 @@ int cli__record(struct cli_opts *o)
 	}
 	if (err) {
 		if (cli_stop) {
-			/* Ctrl-C before Python started: nothing to write. */
+			/* Stopped before Python started: nothing to write,
+			 * and the command was told as psample was. */
 			return run__reap(child);
 		}
 		rc = cli__fail(err, child, "record");
-		kill(child, SIGTERM);
-		run__reap(child);
+		job__end(child);
 		return rc;
 	}
 
@@ -255,15 +264,11 @@ int cli__record(struct cli_opts *o)
 	py_target__free(t);
 	if (rc && !st.ticks && !st.child_reaped) {
 		/* Refused at start: the command is not left running. */
-		kill(child, SIGTERM);
-		run__reap(child);
+		job__end(child);
 		return rc;
 	}
-	/* A SIGTERM meant for psample ends the command too, as it would
-	 * end the command run without psample.  A terminal's Ctrl-C has
-	 * already reached the whole foreground group. */
-	if (cli_stop && cli_stop_signal == SIGTERM && !st.child_reaped)
-		kill(child, SIGTERM);
+	/* A signal that stopped sampling was passed on to the command,
+	 * which ends (or not) as it would have without psample. */
 	int child_rc = st.child_reaped ? cli__exit_code(st.child_status)
 				       : run__reap(child);
 	return rc ? rc : child_rc;

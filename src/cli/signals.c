@@ -1,18 +1,29 @@
 /*
  * signals.c - the stop flag that Ctrl-C, SIGTERM and the like set, which
- * the sampler and the commands' loops poll.
+ * the sampler and the commands' loops poll, and their passing on to the
+ * command psample started (job.c).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "signals.h"
 
 volatile sig_atomic_t cli_stop;
 int cli_stop_signal;
+volatile sig_atomic_t cli_forward_to;
 
 static void on_signal(int sig)
 {
+	int e = errno;
+	pid_t group = (pid_t)cli_forward_to;
+
 	cli_stop = 1;
 	cli_stop_signal = sig;
+	/* Here, not in the loops: a command that ignores it must still
+	 * get it at once, as from the terminal. */
+	if (group > 0)
+		kill(-group, sig);
+	errno = e;
 }
 
 void cli__stop_on(int sig)

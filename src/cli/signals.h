@@ -1,6 +1,7 @@
 /*
  * signals.h - stopping on a signal instead of dying, so that every
- * command ends the same way (outputs written, terminal restored).
+ * command ends the same way (outputs written, terminal restored), and
+ * passing it on to the command psample started.
  */
 #ifndef PSAMPLE_CLI_SIGNALS_H
 #define PSAMPLE_CLI_SIGNALS_H
@@ -10,6 +11,9 @@
 /* Set by a caught signal; cli_stop_signal says which. */
 extern volatile sig_atomic_t cli_stop;
 extern int cli_stop_signal;
+
+/* A process group a caught signal is passed on to (job.c), or 0. */
+extern volatile sig_atomic_t cli_forward_to;
 
 /* Stop on SIGINT/SIGTERM (setting cli_stop) instead of dying. */
 void cli__catch_signals(void);

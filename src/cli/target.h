@@ -1,6 +1,6 @@
 /*
- * target.h - the process a command samples: a command it starts, and
- * the interpreter in it, once it is one.
+ * target.h - the process a command samples, and the interpreter in it,
+ * once it is one.
  */
 #ifndef PSAMPLE_CLI_TARGET_H
 #define PSAMPLE_CLI_TARGET_H
@@ -18,12 +18,5 @@
  */
 int cli__open(pid_t pid, pid_t child, int64_t wait_ns, struct py_target **t,
 	      int *child_status);
-
-/*
- * Start argv as a child; apart: in its own process group, ended with
- * psample, its standard streams on /dev/null (top's screen).  Returns 0
- * or an exit code (PS_EXIT_EXEC when it cannot run, message given).
- */
-int cli__spawn(char **argv, bool apart, pid_t *out);
 
 #endif

@@ -28,6 +28,7 @@
 #include "psample/trie.h"
 #include "commands.h"
 #include "fail.h"
+#include "job.h"
 #include "sampling.h"
 #include "signals.h"
 #include "target.h"
@@ -39,8 +40,6 @@
  * record does; --pid gets a second for an interpreter still starting. */
 #define SPAWN_WAIT_NS (5 * NSEC)
 #define ATTACH_WAIT_NS NSEC
-/* How long a command top started gets to exit after SIGTERM. */
-#define CHILD_TERM_NS (5 * NSEC)
 
 static void top__publish(struct top *tp, const struct trie *trie,
 			 const struct sampler_stats *st, bool final, int err)
@@ -129,28 +128,6 @@ static void top__signals(void)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_wake_signal;
 	sigaction(SIGUSR1, &sa, NULL);
-}
-
-/* End a command top started: SIGTERM, then SIGKILL if it lingers. */
-static void top__end_child(pid_t child)
-{
-	int64_t deadline = clock__ns(CLOCK_MONOTONIC) + CHILD_TERM_NS;
-	int status;
-
-	kill(child, SIGTERM);
-	for (;;) {
-		pid_t r = waitpid(child, &status, WNOHANG);
-		if (r == child || (r < 0 && errno != EINTR))
-			return;
-		if (clock__ns(CLOCK_MONOTONIC) >= deadline) {
-			kill(child, SIGKILL);
-			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-				;
-			return;
-		}
-		struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
 }
 
 static int top__check(const struct cli_opts *o)
@@ -246,7 +223,7 @@ int cli__top(struct cli_opts *o)
 		return rc;
 	setlocale(LC_ALL, "");
 	top__signals();
-	if (o->argv[0] && (rc = cli__spawn(o->argv, true, &tp.child)))
+	if (o->argv[0] && (rc = job__spawn(o->argv, true, &tp.child)))
 		return rc;
 
 	pid_t pid = tp.child ? tp.child : o->pid;
@@ -263,7 +240,7 @@ int cli__top(struct cli_opts *o)
 	if (err) {
 		rc = cli_stop && tp.child ? 0 : cli__fail(err, pid, "top");
 		if (tp.child)
-			top__end_child(tp.child);
+			job__end(tp.child);
 		return rc;
 	}
 	tp.trie = trie__new();
@@ -274,7 +251,7 @@ int cli__top(struct cli_opts *o)
 		rc = top__session(&tp);
 	}
 	if (tp.child && !tp.child_reaped)
-		top__end_child(tp.child);
+		job__end(tp.child);
 	trie__free(tp.trie);
 	py_target__free(tp.t);
 	return rc;

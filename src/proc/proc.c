@@ -326,6 +326,36 @@ int proc__children(pid_t pid, pid_t *out, size_t max)
 	return n == -ENOTSUP ? proc__children_scan(pid, out, max) : n;
 }
 
+int proc__group_live(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char path[64], buf[512];
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long c = strtol(de->d_name, &end, 10);
+		if (end == de->d_name || *end || c <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", c);
+		if (proc__slurp(path, buf, sizeof(buf)) < 0)
+			continue;
+		/* ") S PPID PGRP ..." */
+		const char *p = strrchr(buf, ')');
+		if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+			continue;
+		char *q;
+		strtol(p + 4, &q, 10);
+		if (strtol(q, NULL, 10) == pgid && p[2] != 'Z' && p[2] != 'X')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 int proc__task_stat_open(pid_t pid, pid_t tid)
 {
 	char path[96];
