@@ -79,17 +79,22 @@ struct sampler_stats {
 	uint64_t processes; /* Python processes ever sampled */
 	uint64_t ignored; /* descendants that were not Python */
 	uint64_t pause_errors; /* --blocking: threads that could not stop */
+	bool root_python; /* the root was sampled as Python, at some time */
+	int root_err; /* else why not (-PS_ENOTPYTHON...), 0 unknown */
+	char root_version[32]; /* the root's Python version, "" if none */
 };
 
 /*
- * Sample t (and its descendants with o->subprocesses) into trie until
- * *stop is set, the duration passes or the target exits.  Returns 0 (the
- * target exiting is not an error), or a negative error if sampling could
- * not go on: -PS_ENOGIL / -PS_EUNSUPPORTED at start for a gil mode the
- * target cannot give.  t stays the caller's; targets the sampler opens
- * (descendants, the target after an exec) are its own.
+ * Sample process pid, whose interpreter is t, (and its descendants with
+ * o->subprocesses) into trie until *stop is set, the duration passes or
+ * the target exits.  With o->subprocesses t may be NULL: pid is not (yet)
+ * Python, and ticks count as empty until a process of the family is.
+ * Returns 0 (the target exiting is not an error), or a negative error if
+ * sampling could not go on: -PS_ENOGIL / -PS_EUNSUPPORTED at start for a
+ * gil mode the target cannot give.  t stays the caller's; targets the
+ * sampler opens (descendants, the target after an exec) are its own.
  */
-int sampler__run(struct py_target *t, struct trie *trie,
+int sampler__run(pid_t pid, struct py_target *t, struct trie *trie,
 		 const struct sampler_opts *o, struct sampler_stats *st,
 		 volatile sig_atomic_t *stop);
 

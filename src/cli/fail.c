@@ -11,7 +11,9 @@
 #include "psample/target.h"
 #include "fail.h"
 
-int cli__fail(int err, pid_t pid, const char *what)
+/* cli__fail, with a hint for a process that is not Python. */
+static int fail__report(int err, pid_t pid, const char *what,
+			const char *not_python_hint)
 {
 	char comm[64] = "";
 
@@ -26,8 +28,8 @@ int cli__fail(int err, pid_t pid, const char *what)
 		fprintf(stderr,
 			"psample: process %d (%s) is not a Python interpreter: "
 			"neither its executable nor a loaded libpython defines "
-			"_PyRuntime\n",
-			(int)pid, comm[0] ? comm : "?");
+			"_PyRuntime%s\n",
+			(int)pid, comm[0] ? comm : "?", not_python_hint);
 		return PS_EXIT_NOT_PYTHON;
 	case PS_EUNSUPPORTED:
 		fprintf(stderr,
@@ -57,6 +59,19 @@ int cli__fail(int err, pid_t pid, const char *what)
 		fprintf(stderr, "psample: %s: %s\n", what, ps_strerror(-err));
 		return PS_EXIT_INTERNAL;
 	}
+}
+
+int cli__fail(int err, pid_t pid, const char *what)
+{
+	return fail__report(err, pid, what, "");
+}
+
+int cli__fail_target(int err, pid_t pid, const char *what, bool hint)
+{
+	return fail__report(err, pid, what,
+			    hint ? "; add --subprocesses to sample the Python "
+				   "processes it starts"
+				 : "");
 }
 
 int cli__exit_code(int status)

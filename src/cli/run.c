@@ -46,7 +46,26 @@ static void kind__add(char *buf, size_t n, uint64_t count, const char *what)
 			 (unsigned long long)count, what);
 }
 
+/* With --subprocesses, a root that was never sampled: why, and what was. */
+static void run__root(const struct profile_meta *meta,
+		      const struct sampler_stats *st)
+{
+	if (st->root_python)
+		return;
+	fprintf(stderr, "psample: the root '%s' (pid %d) ", meta->cmdline,
+		(int)meta->pid);
+	if (!st->root_err || st->root_err == -PS_ENOTPYTHON)
+		fprintf(stderr, "is not Python");
+	else
+		fprintf(stderr, "could not be sampled (%s)",
+			ps_strerror(st->root_err));
+	fprintf(stderr, "; %s\n",
+		st->processes ? "its Python descendants were sampled"
+			      : "none of its descendants was Python");
+}
+
 static void run__summary(const struct cli_opts *o,
+			 const struct profile_meta *meta,
 			 const struct sampler_stats *st, const char **written,
 			 size_t nwritten)
 {
@@ -82,6 +101,8 @@ static void run__summary(const struct cli_opts *o,
 	if (kinds[0])
 		fprintf(stderr, "psample: errors by kind: %s\n", kinds);
 	if (o->subprocesses)
+		run__root(meta, st);
+	if (o->subprocesses)
 		fprintf(stderr,
 			"psample: %llu Python processes sampled, %llu "
 			"descendants not Python (ignored)\n",
@@ -111,8 +132,9 @@ static void run__summary(const struct cli_opts *o,
 			(long long)st->mem_bytes);
 }
 
-/* Sample, write, summarise.  Returns an exit code. */
-static int run__profile(struct cli_opts *o, struct py_target *t,
+/* Sample pid, whose interpreter is t (or NULL: see sampler__run), write,
+ * summarise.  Returns an exit code. */
+static int run__profile(struct cli_opts *o, pid_t pid, struct py_target *t,
 			const struct cli_outputs *ro, pid_t child,
 			struct sampler_stats *st)
 {
@@ -122,19 +144,19 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 	char cmdline[1024] = "";
 
 	if (!trie)
-		return cli__fail(-ENOMEM, t->pid, "profile");
+		return cli__fail(-ENOMEM, pid, "profile");
 	cli__sampler_opts(o, child, &so);
 	so.warn_behind = !o->quiet;
 	start_wall = clock__ns(CLOCK_REALTIME);
-	proc__cmdline(t->pid, cmdline, sizeof(cmdline));
+	proc__cmdline(pid, cmdline, sizeof(cmdline));
 
-	int err = sampler__run(t, trie, &so, st, &cli_stop);
+	int err = sampler__run(pid, t, trie, &so, st, &cli_stop);
 	if (st->child_reaped)
 		job__done(); /* the terminal back before anything is said */
 	if (err && !st->ticks) {
 		/* Refused at start: nothing was sampled. */
 		trie__free(trie);
-		return cli__start_error(err, o, t);
+		return cli__start_error(err, o, pid, t);
 	}
 	if (err) {
 		/* Keep going: what was sampled is still written. */
@@ -145,13 +167,13 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 	const char *written[CLI_MAX_OUTPUTS];
 	size_t nwritten = 0;
 	struct profile_meta meta = {
-		.pid = t->pid,
+		.pid = pid,
 		.interval_s = 1.0 / o->rate_hz,
 		.start_unix_ns = start_wall,
 		.duration_ns = st->elapsed_ns,
 		.cmdline = cmdline,
 		.mode = cli__mode_name(o->mode),
-		.python = t->version_str,
+		.python = t ? t->version_str : st->root_version,
 	};
 	/* Nothing sampled still writes every file, empty, so what reads
 	 * them next finds a profile. */
@@ -161,7 +183,7 @@ static int run__profile(struct cli_opts *o, struct py_target *t,
 			cli__say_empty(o, st);
 		else if (o->mode != SAMPLER_MEMORY)
 			cli__report(trie, &meta, o);
-		run__summary(o, st, written, nwritten);
+		run__summary(o, &meta, st, written, nwritten);
 	}
 	trie__free(trie);
 	return rc;
@@ -176,15 +198,16 @@ int cli__attach(struct cli_opts *o)
 
 	cli__catch_signals();
 	/* A process that is just starting gets a moment to initialise. */
-	int err = cli__open(o->pid, 0, 1000000000LL, &t, NULL);
+	int err = cli__open(o->pid, 0, 1000000000LL, o->subprocesses, &t, NULL);
 	if (err)
-		return cli__fail(err, o->pid, "attach");
+		return cli__fail_target(err, o->pid, "attach",
+					!o->subprocesses);
 	if ((rc = cli__outputs(o, o->pid, NULL, &ro)) ||
 	    (rc = cli__check_mode(&ro, cli__mode_name(o->mode)))) {
 		py_target__free(t);
 		return rc;
 	}
-	rc = run__profile(o, t, &ro, 0, &st);
+	rc = run__profile(o, o->pid, t, &ro, 0, &st);
 	py_target__free(t);
 	return rc;
 }
@@ -240,7 +263,8 @@ int cli__record(struct cli_opts *o)
 
 	struct py_target *t;
 	int status = 0;
-	int err = cli__open(child, child, RECORD_WAIT_NS, &t, &status);
+	int err = cli__open(child, child, RECORD_WAIT_NS, o->subprocesses, &t,
+			    &status);
 	if (err == -ECHILD) {
 		job__done();
 		fprintf(stderr,
@@ -255,12 +279,12 @@ int cli__record(struct cli_opts *o)
 			 * and the command was told as psample was. */
 			return run__reap(child);
 		}
-		rc = cli__fail(err, child, "record");
+		rc = cli__fail_target(err, child, "record", !o->subprocesses);
 		job__end(child);
 		return rc;
 	}
 
-	rc = run__profile(o, t, &ro, child, &st);
+	rc = run__profile(o, child, t, &ro, child, &st);
 	py_target__free(t);
 	if (rc && !st.ticks && !st.child_reaped) {
 		/* Refused at start: the command is not left running. */

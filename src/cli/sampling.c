@@ -40,22 +40,24 @@ void cli__sampler_opts(const struct cli_opts *o, pid_t child,
 	};
 }
 
-int cli__start_error(int err, const struct cli_opts *o,
+int cli__start_error(int err, const struct cli_opts *o, pid_t pid,
 		     const struct py_target *t)
 {
+	const char *version = t ? t->version_str : "?";
+
 	if (err == -PS_ENOGIL) {
 		fprintf(stderr,
 			"psample: --mode gil: process %d runs a free-threaded "
 			"Python %s with its GIL off (PYTHON_GIL=1 turns it "
 			"on); use --mode cpu\n",
-			(int)t->pid, t->version_str);
+			(int)pid, version);
 		return PS_EXIT_UNSUPPORTED;
 	}
 	if (err == -PS_EUNSUPPORTED && o->mode == SAMPLER_GIL) {
 		fprintf(stderr,
 			"psample: --mode gil: psample cannot read which thread "
 			"holds the GIL in Python %s (process %d)\n",
-			t->version_str, (int)t->pid);
+			version, (int)pid);
 		return PS_EXIT_UNSUPPORTED;
 	}
 	if (err == -ENOSYS && o->blocking) {
@@ -63,5 +65,6 @@ int cli__start_error(int err, const struct cli_opts *o,
 				"this build\n");
 		return PS_EXIT_UNSUPPORTED;
 	}
-	return cli__fail(err, t->pid, o->blocking ? "pause" : "sample");
+	return cli__fail_target(err, pid, o->blocking ? "pause" : "sample",
+				!o->subprocesses);
 }

@@ -19,8 +19,9 @@ void cli__sampler_opts(const struct cli_opts *o, pid_t child,
 /* The name of a sampling mode ("wall" for one it does not know). */
 const char *cli__mode_name(int mode);
 
-/* The message and exit code for a sampler that refused to start. */
-int cli__start_error(int err, const struct cli_opts *o,
+/* The message and exit code for a sampler that refused to start on
+ * process pid, whose interpreter is t (or NULL). */
+int cli__start_error(int err, const struct cli_opts *o, pid_t pid,
 		     const struct py_target *t);
 
 /* "psample: nothing was sampled: <why>" on stderr, the reason read from

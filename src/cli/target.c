@@ -11,8 +11,8 @@
 #include "signals.h"
 #include "target.h"
 
-int cli__open(pid_t pid, pid_t child, int64_t wait_ns, struct py_target **t,
-	      int *child_status)
+int cli__open(pid_t pid, pid_t child, int64_t wait_ns, bool any_root,
+	      struct py_target **t, int *child_status)
 {
 	int64_t deadline = clock__ns(CLOCK_MONOTONIC) + wait_ns;
 
@@ -26,6 +26,12 @@ int cli__open(pid_t pid, pid_t child, int64_t wait_ns, struct py_target **t,
 		if (child > 0 && waitpid(child, &status, WNOHANG) == child) {
 			*child_status = status;
 			return -ECHILD;
+		}
+		/* Not waited for: the sampler follows it, through an exec
+		 * into Python too, while it samples what it starts. */
+		if (any_root && err == -PS_ENOTPYTHON) {
+			*t = NULL;
+			return 0;
 		}
 		bool transient = err == -PS_ENOTPYTHON ||
 				 err == -PS_ENOTREADY || err == -EFAULT ||

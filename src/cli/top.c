@@ -104,7 +104,8 @@ static void *top__sample(void *arg)
 
 	tp->start_ns = tp->last_ns = clock__ns(CLOCK_MONOTONIC);
 	tp->next_ns = tp->start_ns + REFRESH_NS;
-	tp->err = sampler__run(tp->t, tp->trie, &so, &tp->st, &cli_stop);
+	tp->err = sampler__run(tp->t->pid, tp->t, tp->trie, &so, &tp->st,
+			       &cli_stop);
 	top__publish(tp, tp->trie, &tp->st, true, tp->err);
 	return NULL;
 }
@@ -201,7 +202,7 @@ static int top__session(struct top *tp)
 
 	rc = 0;
 	if (tp->err && !tp->st.ticks)
-		rc = cli__start_error(tp->err, tp->o, tp->t);
+		rc = cli__start_error(tp->err, tp->o, tp->t->pid, tp->t);
 	else if (tp->child > 0 && tp->child_reaped)
 		rc = cli__exit_code(tp->child_status);
 out_screen:
@@ -228,8 +229,8 @@ int cli__top(struct cli_opts *o)
 
 	pid_t pid = tp.child ? tp.child : o->pid;
 	int err = cli__open(pid, tp.child,
-			    tp.child ? SPAWN_WAIT_NS : ATTACH_WAIT_NS, &tp.t,
-			    &status);
+			    tp.child ? SPAWN_WAIT_NS : ATTACH_WAIT_NS, false,
+			    &tp.t, &status);
 	if (err == -ECHILD) {
 		fprintf(stderr,
 			"psample: '%s' exited before Python could be "
@@ -238,7 +239,10 @@ int cli__top(struct cli_opts *o)
 		return cli__exit_code(status);
 	}
 	if (err) {
-		rc = cli_stop && tp.child ? 0 : cli__fail(err, pid, "top");
+		/* No hint of --subprocesses: top takes a Python root only. */
+		rc = cli_stop && tp.child
+			     ? 0
+			     : cli__fail_target(err, pid, "top", false);
 		if (tp.child)
 			job__end(tp.child);
 		return rc;

@@ -8,10 +8,12 @@
  * parent exits before a scan sees it (a double fork) is missed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "psample/clock.h"
 #include "psample/error.h"
 #include "family.h"
 
@@ -20,6 +22,12 @@
 /* A process that has just exec'd may not have mapped libpython yet; one
  * that is still not Python after this is not going to be. */
 #define NOT_PYTHON_GRACE_NS (NSEC / 2)
+/* A root gets as long as record gives a command to become Python (a
+ * launcher may load libpython late, as uWSGI's plugins do). */
+#define ROOT_NOT_PYTHON_GRACE_NS (5 * NSEC)
+/* Past the first grace, it is looked at this often: an exec is seen by
+ * its identity at every scan anyway. */
+#define ROOT_RETRY_NS (NSEC / 10)
 /* An interpreter that is starting up (site imports, a slow disk). */
 #define NOT_READY_GRACE_NS (20 * NSEC)
 
@@ -70,6 +78,7 @@ static int member__open(struct family *f, struct member *m, int64_t now)
 {
 	int err = member__own_vm(m);
 
+	m->tried = now;
 	/* The image first: whatever is learnt after is of this program,
 	 * or of a later one that the image then tells.  Without it (no
 	 * right to open it) the identity alone tells an exec, within a
@@ -88,6 +97,11 @@ static int member__open(struct family *f, struct member *m, int64_t now)
 		m->fails = 0;
 		proc__cmdline(m->pid, m->cmdline, sizeof(m->cmdline));
 		f->st.pythons++;
+		if (m->root && !f->st.root_python) {
+			f->st.root_python = true;
+			snprintf(f->st.root_version, sizeof(f->st.root_version),
+				 "%s", m->t->version_str);
+		}
 		return 0;
 	}
 	if (m->image >= 0)
@@ -103,8 +117,12 @@ static int member__open(struct family *f, struct member *m, int64_t now)
 	if (err == -ESRCH)
 		return -ESRCH;
 	m->last_err = err;
-	int64_t grace = err == -PS_ENOTPYTHON ? NOT_PYTHON_GRACE_NS
-					      : NOT_READY_GRACE_NS;
+	if (m->root)
+		f->st.root_err = err;
+	int64_t grace = NOT_READY_GRACE_NS;
+	if (err == -PS_ENOTPYTHON)
+		grace = m->root ? ROOT_NOT_PYTHON_GRACE_NS
+				: NOT_PYTHON_GRACE_NS;
 	bool final = err == -EPERM || err == -EACCES ||
 		     err == -PS_EUNSUPPORTED || err == -ENOMEM;
 	if (final || now - m->pending_since > grace)
@@ -125,11 +143,20 @@ static bool member__ignored(const struct member *m)
 	       (m->state == MEMBER_PENDING && m->last_err == -PS_ENOTPYTHON);
 }
 
+/* Whether a PENDING member is to be tried again now: past the first
+ * grace, only a root is still PENDING as not Python. */
+static bool member__due(const struct member *m, int64_t now)
+{
+	return m->last_err != -PS_ENOTPYTHON ||
+	       now - m->pending_since <= NOT_PYTHON_GRACE_NS ||
+	       now - m->tried >= ROOT_RETRY_NS;
+}
+
 static void family__drop(struct family *f, uint32_t i)
 {
 	struct member *m = f->v[i];
 
-	if (member__ignored(m))
+	if (member__ignored(m) && !m->root)
 		f->st.ignored++;
 	member__close(f, m);
 	free(f->v[i]);
@@ -171,7 +198,8 @@ int family__check(struct family *f, struct member *m, int64_t now)
 		m->last_err = 0;
 		m->samples = 0;
 	}
-	if (m->state == MEMBER_PENDING && member__open(f, m, now) == -ESRCH) {
+	if (m->state == MEMBER_PENDING && member__due(m, now) &&
+	    member__open(f, m, now) == -ESRCH) {
 		bool root = m->root;
 		family__drop(f, family__index(f, m));
 		return root ? -ESRCH : 0;
@@ -237,11 +265,16 @@ int family__new(pid_t root, struct py_target *t, bool follow,
 	m->root = true;
 	m->t = t;
 	m->state = MEMBER_PENDING;
+	m->pending_since = clock__ns(CLOCK_MONOTONIC);
 	proc__identity(root, &m->id);
 	f->v[f->n++] = m;
-	if ((err = member__open(f, m, 0)) || m->state != MEMBER_PYTHON) {
+	err = member__open(f, m, m->pending_since);
+	if (!err && m->state != MEMBER_PYTHON &&
+	    (!follow || m->state == MEMBER_IGNORED))
+		err = m->last_err;
+	if (err) {
 		family__free(f);
-		return err ? err : m->last_err;
+		return err;
 	}
 	*out = f;
 	return 0;
@@ -297,6 +330,6 @@ void family__stats(const struct family *f, struct family_stats *out)
 {
 	*out = f->st;
 	for (uint32_t i = 0; i < f->n; i++)
-		if (member__ignored(f->v[i]))
+		if (member__ignored(f->v[i]) && !f->v[i]->root)
 			out->ignored++;
 }

@@ -6,7 +6,9 @@
  * and exec hash, proc.h): a pid that is reused, or a process that execs,
  * becomes a new member, so its samples never go to the wrong program.
  * Descendants that are not Python are kept (their children may be) but
- * never sampled.
+ * never sampled.  So may the root be, when it is followed: a shell, make
+ * or a C launcher is the root of the Python processes it starts, and is
+ * sampled itself once (if ever) it is Python.
  */
 #ifndef PSAMPLE_FAMILY_H
 #define PSAMPLE_FAMILY_H
@@ -32,6 +34,7 @@ struct member {
 	enum member_state state;
 	bool root; /* the run's target */
 	int64_t pending_since; /* ns: when it started to be PENDING */
+	int64_t tried; /* ns: when it was last tried as Python */
 	int last_err; /* why it is PENDING or IGNORED */
 	struct py_target *t;
 	bool own_t;
@@ -49,8 +52,11 @@ struct family;
 typedef void family_release_fn(void *arg, struct member *m);
 
 /*
- * A family of root (whose target t stays the caller's); follow: find
- * descendants at each scan.  -ENOMEM, or why root cannot be sampled.
+ * A family of root, whose interpreter t stays the caller's; follow: find
+ * descendants at each scan.  t NULL: root is not (yet) Python, and is
+ * opened as any member is.  -ENOMEM, or why root cannot be sampled: any
+ * reason without follow, only a final one (-EPERM, -PS_EUNSUPPORTED...)
+ * with it.
  */
 int family__new(pid_t root, struct py_target *t, bool follow,
 		family_release_fn *release, void *arg, struct family **out);
@@ -82,8 +88,11 @@ struct member *family__member(struct family *f, uint32_t i);
 
 struct family_stats {
 	uint64_t pythons; /* members that became sampled interpreters */
-	uint64_t ignored; /* processes given up on, counted once each */
+	uint64_t ignored; /* descendants given up on, counted once each */
 	uint64_t execs; /* execs noticed */
+	bool root_python; /* the root was a sampled interpreter, once */
+	int root_err; /* else why not: its last error (0: none yet) */
+	char root_version[32]; /* its Python version when first sampled */
 };
 
 /* The counts so far, members still present included. */

@@ -708,7 +708,7 @@ static void behind__check(struct behind *b, const struct sampler_stats *st,
 	b->missed = st->missed;
 }
 
-int sampler__run(struct py_target *t, struct trie *trie,
+int sampler__run(pid_t pid, struct py_target *t, struct trie *trie,
 		 const struct sampler_opts *o, struct sampler_stats *st,
 		 volatile sig_atomic_t *stop)
 {
@@ -726,7 +726,7 @@ int sampler__run(struct py_target *t, struct trie *trie,
 	s.memo = calloc(1u << IDMEMO_BITS, sizeof(*s.memo));
 	if (!s.memo)
 		return -ENOMEM;
-	if ((err = family__new(t->pid, t, o->subprocesses, member__release, &s,
+	if ((err = family__new(pid, t, o->subprocesses, member__release, &s,
 			       &s.fam))) {
 		free(s.memo);
 		return err;
@@ -735,8 +735,10 @@ int sampler__run(struct py_target *t, struct trie *trie,
 	if (log && *log)
 		s.child_log = fopen(log, "ae");
 	if (o->mode == SAMPLER_GIL) {
+		/* A root not yet Python is asked once it is. */
 		struct member *root = family__member(s.fam, 0);
-		if ((err = py_walker__gil_support(root->w)))
+		if (root->state == MEMBER_PYTHON &&
+		    (err = py_walker__gil_support(root->w)))
 			goto out;
 	}
 	/* Wake-ups within microseconds of the deadline, not the default
@@ -839,6 +841,9 @@ out:;
 	family__stats(s.fam, &fs);
 	st->processes = fs.pythons;
 	st->ignored = fs.ignored;
+	st->root_python = fs.root_python;
+	st->root_err = fs.root_err;
+	memcpy(st->root_version, fs.root_version, sizeof(st->root_version));
 	family__free(s.fam);
 	st->calls = s.calls_done;
 	if (s.child_log)
