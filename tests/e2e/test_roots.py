@@ -379,7 +379,7 @@ def check_terminal(tap, it, d):
     send("clear; %s %s; echo EXIT=$?" % (record, upper), "Enter")
     wait_for(lambda s: "ask:" in s, 15)
     send("hello", "Enter")
-    s = wait_for(lambda s: "EXIT=" in s, 15)
+    s = wait_for(lambda s: exit_code(s) is not None, 15)
     tap.ok(s and "HELLO" in s and exit_code(s) == 0,
            "%s: a command that reads the terminal gets its input" % name,
            wait_for.last)
@@ -393,19 +393,21 @@ def check_terminal(tap, it, d):
     send("fg", "Enter")
     time.sleep(1.0)
     send("again", "Enter")
-    s2 = wait_for(lambda s: "AGAIN" in s, 10)
+    s2 = wait_for(lambda s: "AGAIN" in s and
+                  s.rstrip().endswith(PROMPT.strip()), 10)
     send("echo EXIT=$?", "Enter")
-    s3 = wait_for(lambda s: "EXIT=" in s, 10)
+    s3 = wait_for(lambda s: exit_code(s) is not None, 10)
     tap.ok(s1 and s2 and exit_code(s3) == 0,
            "%s: Ctrl-Z stops record and its command, fg continues them"
            % name, wait_for.last)
 
     # Ctrl-C reaches a command that does not read the terminal.
-    send("clear; %s %s -c 'import time; time.sleep(60)'; echo EXIT=$?"
-         % (record, q(it.path)), "Enter")
-    time.sleep(2.0)
+    send("clear; %s %s -c \"import time; print('sle' + 'eping'); "
+         "time.sleep(60)\"; echo EXIT=$?" % (record, q(it.path)), "Enter")
+    wait_for(lambda s: "sleeping" in s, 15)
+    time.sleep(0.5)
     send("C-c")
-    s = wait_for(lambda s: "EXIT=" in s, 15)
+    s = wait_for(lambda s: exit_code(s) is not None, 15)
     tap.ok(exit_code(s) == 128 + signal.SIGINT and "KeyboardInterrupt" in s,
            "%s: Ctrl-C reaches the command through psample" % name,
            wait_for.last)
@@ -419,7 +421,7 @@ def check_terminal(tap, it, d):
          % (common.PSAMPLE, q(script)), "Enter")
     s = wait_for(lambda s: "psample top" in s and "%Own" in s, 20)
     send("q")
-    s = wait_for(lambda s: "EXIT=" in s, 15)
+    s = wait_for(lambda s: exit_code(s) is not None, 15)
     try:
         with open(pidfile) as f:
             group = int(f.read())
