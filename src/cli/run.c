@@ -233,6 +233,48 @@ static int run__reap(pid_t child)
 	}
 }
 
+/*
+ * The command ended before it could be sampled (a 1 ms script, or a
+ * command that is not Python): its files are still written, empty, so
+ * what reads them next finds a profile, and one line says why.
+ */
+static int run__none(const struct cli_opts *o, const struct cli_outputs *ro,
+		     pid_t child, int64_t ran_ns)
+{
+	struct trie *trie = trie__new();
+	const char *written[CLI_MAX_OUTPUTS];
+	size_t nwritten = 0;
+	char cmdline[1024] = "";
+
+	if (!trie)
+		return cli__fail(-ENOMEM, child, "profile");
+	for (int i = 0; o->argv[i]; i++) {
+		size_t len = strlen(cmdline);
+		snprintf(cmdline + len, sizeof(cmdline) - len, "%s%s",
+			 i ? " " : "", o->argv[i]);
+	}
+	struct profile_meta meta = {
+		.pid = child,
+		.interval_s = 1.0 / o->rate_hz,
+		.start_unix_ns = clock__ns(CLOCK_REALTIME) - ran_ns,
+		.duration_ns = ran_ns,
+		.cmdline = cmdline,
+		.mode = cli__mode_name(o->mode),
+	};
+	int rc = cli__write_outputs(o, ro, trie, &meta, written, &nwritten);
+	trie__free(trie);
+	if (!o->quiet) {
+		fprintf(stderr,
+			"psample: nothing was sampled: '%s' exited after "
+			"%.1f ms, before Python could be sampled; wrote ",
+			o->argv[0], (double)ran_ns / 1e6);
+		for (size_t i = 0; i < nwritten; i++)
+			fprintf(stderr, "%s%s", i ? ", " : "", written[i]);
+		fputc('\n', stderr);
+	}
+	return rc;
+}
+
 int cli__record(struct cli_opts *o)
 {
 	struct cli_outputs ro;
@@ -263,15 +305,13 @@ int cli__record(struct cli_opts *o)
 
 	struct py_target *t;
 	int status = 0;
+	int64_t t0 = clock__ns(CLOCK_MONOTONIC);
 	int err = cli__open(child, child, RECORD_WAIT_NS, o->subprocesses, &t,
 			    &status);
 	if (err == -ECHILD) {
 		job__done();
-		fprintf(stderr,
-			"psample: '%s' exited before Python could be "
-			"sampled; no profile written\n",
-			o->argv[0]);
-		return cli__exit_code(status);
+		rc = run__none(o, &ro, child, clock__ns(CLOCK_MONOTONIC) - t0);
+		return rc ? rc : cli__exit_code(status);
 	}
 	if (err) {
 		if (cli_stop) {

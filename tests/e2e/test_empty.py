@@ -396,6 +396,27 @@ def check_record(tap, it, d):
            "written", "rc=%s\n%s" % (status.returncode, status.stderr))
 
 
+def check_gone(tap, it, d, go):
+    """A command that ends before it could be sampled (here one that is
+    not Python and exits 3 at once) still gets every file, each opening
+    in its consumer, its exit status, and one line saying why."""
+    name = "record -- sh -c 'exit 3'"
+    stem = os.path.join(d, "gone")
+    files = paths(stem)
+    r = common.run(["record", "-f", ",".join(FORMATS), "-o", stem, "--",
+                    "sh", "-c", "exit 3"], timeout=60)
+    check_exit(tap, name, r, rc=3)
+    lines = empty_lines(r.stderr)
+    tap.ok(len(lines) == 1 and "'sh' exited after" in lines[0] and
+           "before Python could be sampled" in lines[0],
+           name + ": one line says nothing was sampled: it exited first",
+           r.stderr)
+    if check_written(tap, name, files):
+        check_pstats(tap, it, name, files["pstats"])
+        check_callgrind(tap, name, files["callgrind"])
+        check_pprof(tap, name, files["pprof"], go)
+
+
 def main():
     tap = common.Tap()
     found, supported = common.interpreters(tap)
@@ -418,6 +439,8 @@ def main():
                 check_convert(tap, it, d, files)
                 check_diff(tap, it, d, files["raw"], wall_raw)
             check_record(tap, it, d)
+        if chosen:
+            check_gone(tap, chosen[0], common.tmpdir(), go)
     finally:
         go.cleanup()
     tap.done()
