@@ -35,6 +35,14 @@ void nstids__free(struct nstids *m)
 	m->n = m->cap = 0;
 }
 
+static int nstid__cmp(const void *a, const void *b)
+{
+	pid_t x = ((const struct proc_nstid *)a)->ns;
+	pid_t y = ((const struct proc_nstid *)b)->ns;
+
+	return (x > y) - (x < y);
+}
+
 static int nstids__read(struct nstids *m, int64_t now)
 {
 	uint32_t want = m->cap ? m->cap : 64;
@@ -54,18 +62,23 @@ static int nstids__read(struct nstids *m, int64_t now)
 		}
 		m->read_at = now;
 		m->n = (uint32_t)n;
-		if ((uint32_t)n < m->cap || m->cap >= PY_MAX_THREADS)
+		if ((uint32_t)n < m->cap || m->cap >= PY_MAX_THREADS) {
+			/* Looked up for every thread at every sample. */
+			qsort(m->v, m->n, sizeof(*m->v), nstid__cmp);
 			return 0;
+		}
 		want = m->cap * 2;
 	}
 }
 
 static pid_t nstids__find(const struct nstids *m, pid_t ns)
 {
-	for (uint32_t i = 0; i < m->n; i++)
-		if (m->v[i].ns == ns)
-			return m->v[i].host;
-	return 0;
+	struct proc_nstid key = {.ns = ns};
+	const struct proc_nstid *e =
+		m->n ? bsearch(&key, m->v, m->n, sizeof(*m->v), nstid__cmp)
+		     : NULL;
+
+	return e ? e->host : 0;
 }
 
 pid_t nstids__host(struct nstids *m, pid_t ns, int64_t now)
