@@ -2,8 +2,9 @@
 namespace of its own (`unshare -p -f`): its main thread spins in
 f_spin (two units of work) and g_spin (one unit), both through spin();
 a thread named "sleeper" sleeps; with the argument "child" it first
-starts a copy of itself in the role "leaf", which spins in leaf_spin.
-Prints "ready" and its pid as it sees it, then runs until killed.
+starts a copy of itself in the role "leaf", which spins in leaf_spin,
+and waits for it to start.  Prints "ready" and its pid as it sees it,
+then runs until killed.
 """
 import os
 import subprocess
@@ -39,12 +40,16 @@ def sleeper():
 
 def main(role):
     if role == "leaf":
+        print("ready", flush=True)
         while True:
             leaf_spin()
     threading.Thread(target=sleeper, name="sleeper", daemon=True).start()
     if role == "child":
-        subprocess.Popen([sys.executable, os.path.abspath(__file__),
-                          "leaf"])
+        # Ready once the leaf is: a free-threaded build can take seconds
+        # to start one on a loaded machine.
+        leaf = subprocess.Popen([sys.executable, os.path.abspath(__file__),
+                                 "leaf"], stdout=subprocess.PIPE)
+        leaf.stdout.readline()
     print("ready", os.getpid(), flush=True)
     while True:
         f_spin()
