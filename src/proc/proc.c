@@ -292,46 +292,20 @@ static int proc__children_files(pid_t pid, pid_t *out, size_t max)
 	return (int)n;
 }
 
-/* Children by parent pid, from every /proc/N/stat: the slow way. */
-static int proc__children_scan(pid_t pid, pid_t *out, size_t max)
+/* What every /proc/N/stat says after its comm: ") S PPID PGRP ...". */
+struct stat_head {
+	pid_t pid;
+	int state;
+	long ppid, pgrp;
+};
+
+/* Call fn for every process until it returns non-zero: 0 or -errno. */
+static int proc__scan(int (*fn)(const struct stat_head *h, void *arg),
+		      void *arg)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	char path[64], buf[512];
-	size_t n = 0;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) && n < max) {
-		char *end;
-		long c = strtol(de->d_name, &end, 10);
-		if (end == de->d_name || *end || c <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/stat", c);
-		if (proc__slurp(path, buf, sizeof(buf)) < 0)
-			continue;
-		const char *p = strrchr(buf, ')');
-		/* ") S PPID ..." */
-		if (p && p[1] == ' ' && p[2] && p[3] == ' ' &&
-		    strtol(p + 4, NULL, 10) == pid)
-			out[n++] = (pid_t)c;
-	}
-	closedir(d);
-	return (int)n;
-}
-
-int proc__children(pid_t pid, pid_t *out, size_t max)
-{
-	int n = proc__children_files(pid, out, max);
-	return n == -ENOTSUP ? proc__children_scan(pid, out, max) : n;
-}
-
-int proc__group_live(pid_t pgid)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	char path[64], buf[512];
-	int n = 0;
 
 	if (!d)
 		return -errno;
@@ -343,17 +317,69 @@ int proc__group_live(pid_t pgid)
 		snprintf(path, sizeof(path), "/proc/%ld/stat", c);
 		if (proc__slurp(path, buf, sizeof(buf)) < 0)
 			continue;
-		/* ") S PPID PGRP ..." */
 		const char *p = strrchr(buf, ')');
 		if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
 			continue;
-		char *q;
-		strtol(p + 4, &q, 10);
-		if (strtol(q, NULL, 10) == pgid && p[2] != 'Z' && p[2] != 'X')
-			n++;
+		struct stat_head h = {.pid = (pid_t)c,
+				      .state = (unsigned char)p[2]};
+		h.ppid = strtol(p + 4, &end, 10);
+		h.pgrp = strtol(end, NULL, 10);
+		if (fn(&h, arg))
+			break;
 	}
 	closedir(d);
-	return n;
+	return 0;
+}
+
+struct children_scan {
+	pid_t parent;
+	pid_t *out;
+	size_t n, max;
+};
+
+static int children__add(const struct stat_head *h, void *arg)
+{
+	struct children_scan *cs = arg;
+
+	if (h->ppid == cs->parent)
+		cs->out[cs->n++] = h->pid;
+	return cs->n >= cs->max;
+}
+
+/* Children by parent pid, from every /proc/N/stat: the slow way. */
+static int proc__children_scan(pid_t pid, pid_t *out, size_t max)
+{
+	struct children_scan cs = {.parent = pid, .out = out, .max = max};
+	int err = max ? proc__scan(children__add, &cs) : 0;
+
+	return err ? err : (int)cs.n;
+}
+
+int proc__children(pid_t pid, pid_t *out, size_t max)
+{
+	int n = proc__children_files(pid, out, max);
+	return n == -ENOTSUP ? proc__children_scan(pid, out, max) : n;
+}
+
+struct group_scan {
+	pid_t pgid;
+	int n;
+};
+
+static int group__count(const struct stat_head *h, void *arg)
+{
+	struct group_scan *gs = arg;
+
+	gs->n += h->pgrp == gs->pgid && h->state != 'Z' && h->state != 'X';
+	return 0;
+}
+
+int proc__group_live(pid_t pgid)
+{
+	struct group_scan gs = {.pgid = pgid};
+	int err = proc__scan(group__count, &gs);
+
+	return err ? err : gs.n;
 }
 
 int proc__task_stat_open(pid_t pid, pid_t tid)
