@@ -209,12 +209,16 @@ class Target:
     """A Python workload started in the background; killed on exit.
 
     The workload prints "ready" (after any setup it reports on) so the
-    test never samples an interpreter that is still starting."""
+    test never samples an interpreter that is still starting; words after
+    it on that line are kept in .ready.  prefix runs the interpreter
+    through another command (unshare ...)."""
 
     def __init__(self, python, script, *args, ready=True, settle=0.0,
-                 env=None):
+                 env=None, prefix=()):
+        self.ready = []
         self.proc = subprocess.Popen(
-            [python, os.path.join(WORKLOADS, script)] + list(args),
+            list(prefix) + [python, os.path.join(WORKLOADS, script)] +
+            list(args),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=dict(os.environ, **env) if env else None)
         self.lines = []
@@ -224,9 +228,11 @@ class Target:
                 line = self.proc.stdout.readline()
                 if not line:
                     break
-                line = line.strip()
-                if line == "ready":
+                words = line.split()
+                if words[:1] == ["ready"]:
+                    self.ready = words[1:]
                     break
+                line = line.strip()
                 self.lines.append(line)
             else:
                 raise RuntimeError("workload did not get ready")

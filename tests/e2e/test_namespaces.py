@@ -30,7 +30,6 @@ import time
 
 import common
 
-SCRIPT = os.path.join(common.WORKLOADS, "nsapp.py")
 MAIN_FRAMES = ["<module>", "main"]
 
 
@@ -50,34 +49,25 @@ def unshare_argv(it):
     return None
 
 
-class NsTarget:
+class NsTarget(common.Target):
     """nsapp.py run as the first process of a new pid namespace; pid is
-    its pid as /proc numbers it, ns_pid as it sees itself."""
+    its pid as /proc numbers it, ns_pid as it sees itself.  Killing
+    unshare (--kill-child) kills it, and the kernel ends the rest of the
+    namespace with it."""
 
     def __init__(self, pre, it, role=""):
-        self.proc = subprocess.Popen(
-            pre + [it.path, SCRIPT] + ([role] if role else []),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().split()
-        if len(line) != 2 or line[0] != "ready":
+        super().__init__(it.path, "nsapp.py", *([role] if role else []),
+                         prefix=pre)
+        if len(self.ready) != 1:
             self.stop()
-            raise RuntimeError("nsapp.py did not start: %r" % line)
-        self.ns_pid = int(line[1])
+            raise RuntimeError("nsapp.py did not start: %r" % self.ready)
+        self.ns_pid = int(self.ready[0])
         # unshare -f forks the interpreter: unshare's only child.
-        self.pid = children(self.proc.pid)[0]
+        self.host_pid = children(self.proc.pid)[0]
 
-    def stop(self):
-        # --kill-child: the namespace's first process dies with unshare,
-        # and the kernel ends the rest of the namespace with it.
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    @property
+    def pid(self):
+        return self.host_pid
 
 
 def children(pid):
