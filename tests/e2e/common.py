@@ -256,6 +256,40 @@ class Target:
         self.stop()
 
 
+class Tmux:
+    """A tmux server on a private socket and one session in it, as the
+    tests that drive psample in a terminal use them.  last is the screen
+    wait_for() saw last."""
+
+    def __init__(self, name, session):
+        self.socket = "%s-%d" % (name, os.getpid())
+        self.session = session
+        self.last = ""
+
+    def __call__(self, *args, check=True):
+        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null"]
+                              + list(args), capture_output=True, text=True,
+                              check=check, timeout=30)
+
+    def screen(self):
+        return self("capture-pane", "-p", "-t", self.session).stdout
+
+    def send(self, *keys):
+        self("send-keys", "-t", self.session, *keys)
+
+    def wait_for(self, pred, timeout=15.0):
+        """The first screen pred accepts, or None (the last in .last)."""
+        deadline = time.time() + timeout
+        while True:
+            s = self.screen()
+            self.last = s
+            if pred(s):
+                return s
+            if time.time() >= deadline:
+                return None
+            time.sleep(0.2)
+
+
 def read_folded(path):
     """[(frames list, count)] and a list of malformed lines."""
     stacks, bad = [], []

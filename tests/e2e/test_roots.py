@@ -327,38 +327,12 @@ def check_embedded(tap, it, d):
                    r.returncode, n, sorted(roots)[:3], r.stderr[-1500:]))
 
 
-SOCKET = "psample-roots-%d" % os.getpid()
 PROMPT = "roots-test$ "
 
 
-def tmux(*args, check=True):
-    return subprocess.run(["tmux", "-L", SOCKET, "-f", "/dev/null"]
-                          + list(args), capture_output=True, text=True,
-                          check=check, timeout=30)
-
-
-def screen():
-    return tmux("capture-pane", "-p", "-t", "roots").stdout
-
-
-def send(*keys):
-    tmux("send-keys", "-t", "roots", *keys)
-
-
-def wait_for(pred, timeout=15.0):
-    """The first screen pred accepts, or None (the last in .last)."""
-    deadline = time.time() + timeout
-    while True:
-        s = screen()
-        wait_for.last = s
-        if pred(s):
-            return s
-        if time.time() >= deadline:
-            return None
-        time.sleep(0.2)
-
-
-wait_for.last = ""
+TMUX = common.Tmux("psample-roots", "roots")
+tmux, screen, send, wait_for = (TMUX, TMUX.screen, TMUX.send,
+                                 TMUX.wait_for)
 
 
 def exit_code(s):
@@ -382,7 +356,7 @@ def check_terminal(tap, it, d):
     s = wait_for(lambda s: exit_code(s) is not None, 15)
     tap.ok(s and "HELLO" in s and exit_code(s) == 0,
            "%s: a command that reads the terminal gets its input" % name,
-           wait_for.last)
+           TMUX.last)
 
     # Ctrl-Z stops both, fg continues both, with the terminal.
     send("clear; %s %s" % (record, upper), "Enter")
@@ -399,7 +373,7 @@ def check_terminal(tap, it, d):
     s3 = wait_for(lambda s: exit_code(s) is not None, 10)
     tap.ok(s1 and s2 and exit_code(s3) == 0,
            "%s: Ctrl-Z stops record and its command, fg continues them"
-           % name, wait_for.last)
+           % name, TMUX.last)
 
     # Ctrl-C reaches a command that does not read the terminal.
     send("clear; %s %s -c \"import time; print('sle' + 'eping'); "
@@ -410,7 +384,7 @@ def check_terminal(tap, it, d):
     s = wait_for(lambda s: exit_code(s) is not None, 15)
     tap.ok(exit_code(s) == 128 + signal.SIGINT and "KeyboardInterrupt" in s,
            "%s: Ctrl-C reaches the command through psample" % name,
-           wait_for.last)
+           TMUX.last)
 
     # Quitting top -- COMMAND ends the command's whole group.
     pidfile = os.path.join(d, "top-sleep.pid")
@@ -431,7 +405,7 @@ def check_terminal(tap, it, d):
     tap.ok(exit_code(s) == 0 and group and not left,
            "%s: q in top -- COMMAND ends the command and what it started"
            % name, "group %s, running %s\n%s" % (group, left,
-                                                  wait_for.last))
+                                                  TMUX.last))
     if group:
         kill_group(group)
 
@@ -463,7 +437,7 @@ def main():
             if wait_for(lambda s: PROMPT.strip() in s, 10):
                 check_terminal(tap, supported[0], d)
             else:
-                tap.ok(False, "a shell starts in tmux", wait_for.last)
+                tap.ok(False, "a shell starts in tmux", TMUX.last)
         finally:
             tmux("kill-server", check=False)
     tap.done()

@@ -16,12 +16,10 @@ The tmux server runs on a private socket and is killed at the end.
 import os
 import re
 import shutil
-import subprocess
 import time
 
 import common
 
-SOCKET = "psample-test-%d" % os.getpid()
 SESSION = "top"
 PROMPT = "top-test$ "
 TOPSPIN = os.path.join(common.WORKLOADS, "topspin.py")
@@ -31,34 +29,9 @@ ROW = re.compile(r"^\s*(\d+\.\d)\s+(\d+\.\d)\s+(\d+\.?\d*)\s+(\d+\.?\d*)"
                  r"\s+(\S.*)$")
 
 
-def tmux(*args, check=True):
-    return subprocess.run(["tmux", "-L", SOCKET, "-f", "/dev/null"]
-                          + list(args), capture_output=True, text=True,
-                          check=check, timeout=30)
-
-
-def screen():
-    return tmux("capture-pane", "-p", "-t", SESSION).stdout
-
-
-def send(*keys):
-    tmux("send-keys", "-t", SESSION, *keys)
-
-
-def wait_for(pred, timeout=15.0):
-    """The first screen pred accepts, or None (the last one in .last)."""
-    deadline = time.time() + timeout
-    while True:
-        s = screen()
-        wait_for.last = s
-        if pred(s):
-            return s
-        if time.time() >= deadline:
-            return None
-        time.sleep(0.2)
-
-
-wait_for.last = ""
+TMUX = common.Tmux("psample-test", SESSION)
+tmux, screen, send, wait_for = (TMUX, TMUX.screen, TMUX.send,
+                                 TMUX.wait_for)
 
 
 def run_line(cmd):
@@ -100,7 +73,7 @@ def ended(s):
 def check_exit(tap, what, s, code=0):
     """After top ended: exit status, terminal settings, normal screen."""
     if s is None:
-        tap.ok(False, "%s: top exits" % what, wait_for.last)
+        tap.ok(False, "%s: top exits" % what, TMUX.last)
         return
     m = re.search(r"EXIT=(\d+)", s)
     tap.ok(m and int(m.group(1)) == code,
@@ -128,7 +101,7 @@ def session(tap, it):
         s = wait_for(lambda s: major in rows(s) and minor in rows(s)
                      and main in rows(s))
         if not tap.ok(s is not None, "%s: the spinning functions appear"
-                      % tag, wait_for.last):
+                      % tag, TMUX.last):
             send("q")
             wait_for(ended, 10)
             return
@@ -144,10 +117,10 @@ def session(tap, it):
         # Default: by %Own.  main spins nowhere itself.
         s = wait_for(lambda s: "Sort: %Own" in s and major in rows(s)
                      and minor in rows(s))
-        r = rows(s or wait_for.last)
+        r = rows(s or TMUX.last)
         tap.ok(s and r.index(major) < r.index(minor) < r.index(main),
                "%s: by %%Own, top_major, then top_minor, then main"
-               % tag, s or wait_for.last)
+               % tag, s or TMUX.last)
         v1, v2 = row_values(s or "", major), row_values(s or "", minor)
         tap.ok(v1 and v2 and v1[2] > v2[2] > 0,
                "%s: top_major has more own time than top_minor" % tag, s)
@@ -158,13 +131,13 @@ def session(tap, it):
         tap.ok(s and main in r and major in r
                and r.index(main) < r.index(major),
                "%s: key 2 sorts by %%Total: main above top_major" % tag,
-               s or wait_for.last)
+               s or TMUX.last)
         send("1")
         s = wait_for(lambda s: "Sort: %Own" in s)
         r = rows(s or "")
         tap.ok(s and main in r and major in r
                and r.index(major) < r.index(main),
-               "%s: key 1 sorts by %%Own again" % tag, s or wait_for.last)
+               "%s: key 1 sorts by %%Own again" % tag, s or TMUX.last)
 
         # Freeze: nothing on the screen changes for two refreshes.
         send("p")
@@ -177,7 +150,7 @@ def session(tap, it):
         send("p")
         s = wait_for(lambda s: "FROZEN" not in s and s != a, 5)
         tap.ok(s is not None,
-               "%s: resumed, the figures move on" % tag, wait_for.last)
+               "%s: resumed, the figures move on" % tag, TMUX.last)
 
         # Thread filter: cycle until the sleeper's thread is shown.
         want = "Thread: %s" % tids.get("sleeper", "?")
@@ -188,11 +161,11 @@ def session(tap, it):
             if s:
                 break
         tap.ok(s is not None, "%s: f selects the sleeping thread" % tag,
-               wait_for.last)
+               TMUX.last)
         s = wait_for(lambda s: want in s and sleeper_fn in rows(s), 5)
         tap.ok(s and major not in rows(s) and main not in rows(s),
                "%s: filtered, only that thread's functions" % tag,
-               s or wait_for.last)
+               s or TMUX.last)
         for _ in range(4):
             if "Thread: all" in screen():
                 break
@@ -208,7 +181,7 @@ def session(tap, it):
         s2 = wait_for(lambda s: "psample top keys" not in s, 5)
         tap.ok(s is not None and s2 is not None,
                "%s: h shows the keys, any key closes them" % tag,
-               wait_for.last)
+               TMUX.last)
 
         # Resize: the layout follows the window.
         tmux("resize-window", "-t", SESSION, "-x", "60", "-y", "16")
@@ -217,7 +190,7 @@ def session(tap, it):
                          "1 %Own") and major in rows(s), 5)
         tap.ok(s is not None,
                "%s: after a resize to 60x16 the table and the footer "
-               "fit" % tag, wait_for.last)
+               "fit" % tag, TMUX.last)
         tmux("resize-window", "-t", SESSION, "-x", "80", "-y", "24")
         wait_for(lambda s: len(s.rstrip("\n").splitlines()) > 16, 5)
 
@@ -229,7 +202,7 @@ def session(tap, it):
         # Ctrl-C (the terminal's SIGINT) ends top the same way.
         run_line("%s top --pid %d" % (common.PSAMPLE, t.pid))
         s = wait_for(lambda s: major in rows(s))
-        tap.ok(s is not None, "%s: top runs again" % tag, wait_for.last)
+        tap.ok(s is not None, "%s: top runs again" % tag, TMUX.last)
         send("C-c")
         check_exit(tap, "%s: Ctrl-C" % tag, wait_for(ended, 10))
 
@@ -242,7 +215,7 @@ def command(tap, it):
     s = wait_for(lambda s: "process exited with status" in s, 30)
     tap.ok(s and "status 0" in s and major in rows(s),
            "%s: top -- COMMAND shows the functions and the exit" % tag,
-           s or wait_for.last)
+           s or TMUX.last)
     tap.ok(s and "whole run" in s,
            "%s: after the exit the shares are of the whole run" % tag, s)
     time.sleep(1.5)
@@ -266,7 +239,7 @@ def command_status(tap, it):
     s = wait_for(lambda s: "process exited with status" in s, 30)
     tap.ok(s and "status 3" in s,
            "%s: the command's exit status is shown" % tag,
-           s or wait_for.last)
+           s or TMUX.last)
     send("q")
     check_exit(tap, "%s: top -- COMMAND exiting 3" % tag,
                wait_for(ended, 10), code=3)
@@ -304,7 +277,7 @@ def main():
         tmux("new-session", "-d", "-x", "80", "-y", "24", "-s", SESSION,
              env_prompt)
         if not wait_for(lambda s: PROMPT.strip() in s, 10):
-            tap.ok(False, "a shell starts in tmux", wait_for.last)
+            tap.ok(False, "a shell starts in tmux", TMUX.last)
             tap.done()
         for it in chosen:
             session(tap, it)
