@@ -100,14 +100,14 @@ static void run__summary(const struct cli_opts *o,
 		  "threads that could not be paused");
 	if (kinds[0])
 		fprintf(stderr, "psample: errors by kind: %s\n", kinds);
-	if (o->subprocesses)
+	if (o->subprocesses) {
 		run__root(meta, st);
-	if (o->subprocesses)
 		fprintf(stderr,
 			"psample: %llu Python processes sampled, %llu "
 			"descendants not Python (ignored)\n",
 			(unsigned long long)st->processes,
 			(unsigned long long)st->ignored);
+	}
 	if (o->mode == SAMPLER_CPU || o->idle)
 		fprintf(stderr,
 			"psample: %.1f%% of thread samples were on a CPU%s\n",
