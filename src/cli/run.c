@@ -153,7 +153,7 @@ static int run__profile(struct cli_opts *o, pid_t pid, struct py_target *t,
 	int err = sampler__run(pid, t, trie, &so, st, &cli_stop);
 	if (st->child_reaped)
 		job__done(); /* the terminal back before anything is said */
-	if (err && !st->ticks) {
+	if (cli__refused(err, st)) {
 		/* Refused at start: nothing was sampled. */
 		trie__free(trie);
 		return cli__start_error(err, o, pid, t);

@@ -40,6 +40,15 @@ void cli__sampler_opts(const struct cli_opts *o, pid_t child,
 	};
 }
 
+bool cli__refused(int err, const struct sampler_stats *st)
+{
+	if (!err)
+		return false;
+	if (!st->ticks)
+		return true;
+	return (err == -PS_ENOGIL || err == -PS_EUNSUPPORTED) && !st->samples;
+}
+
 int cli__start_error(int err, const struct cli_opts *o, pid_t pid,
 		     const struct py_target *t)
 {

@@ -6,6 +6,7 @@
 #ifndef PSAMPLE_CLI_SAMPLING_H
 #define PSAMPLE_CLI_SAMPLING_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "psample/target.h"
@@ -18,6 +19,14 @@ void cli__sampler_opts(const struct cli_opts *o, pid_t child,
 
 /* The name of a sampling mode ("wall" for one it does not know). */
 const char *cli__mode_name(int mode);
+
+/*
+ * Whether the sampler's error err refused the run rather than ended it:
+ * before the first tick, or a --mode gil the root cannot give found
+ * before anything was sampled (a free-threaded build whose GIL was on
+ * for a moment at start, as while an extension module loads).
+ */
+bool cli__refused(int err, const struct sampler_stats *st);
 
 /* The message and exit code for a sampler that refused to start on
  * process pid, whose interpreter is t (or NULL). */

@@ -201,7 +201,7 @@ static int top__session(struct top *tp)
 	}
 
 	rc = 0;
-	if (tp->err && !tp->st.ticks)
+	if (cli__refused(tp->err, &tp->st))
 		rc = cli__start_error(tp->err, tp->o, tp->t->pid, tp->t);
 	else if (tp->child > 0 && tp->child_reaped)
 		rc = cli__exit_code(tp->child_status);
