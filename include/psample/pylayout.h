@@ -78,6 +78,18 @@ enum py_layout_flags {
 /* Read sizes are bounded so a layout can never ask for huge reads. */
 #define PY_MAX_READ 512
 
+/*
+ * An offset into a buffer of read bytes.  A BPF program takes its layout
+ * from a map, so the verifier knows nothing of the offsets: masked, each
+ * provably stays inside a buffer of PY_MAX_READ + 8 bytes.  Every offset
+ * of a valid layout is below PY_MAX_READ, so the mask changes nothing.
+ */
+#ifdef __bpf__
+#define PY_OFF(off) ((off) & (PY_MAX_READ - 1))
+#else
+#define PY_OFF(off) (off)
+#endif
+
 struct py_layout {
 	const char *name; /* "3.11" */
 	uint32_t flags; /* enum py_layout_flags */
@@ -189,14 +201,14 @@ struct py_rawframe {
 static inline uint64_t py__u64(const uint8_t *buf, uint32_t off)
 {
 	uint64_t v;
-	__builtin_memcpy(&v, buf + off, sizeof(v));
+	__builtin_memcpy(&v, buf + PY_OFF(off), sizeof(v));
 	return v;
 }
 
 static inline int32_t py__i32(const uint8_t *buf, uint32_t off)
 {
 	int32_t v;
-	__builtin_memcpy(&v, buf + off, sizeof(v));
+	__builtin_memcpy(&v, buf + PY_OFF(off), sizeof(v));
 	return v;
 }
 
@@ -212,7 +224,7 @@ static inline void pyframe__decode(const struct py_layout *l,
 		f->pos = py__u64(buf, l->fr_pos);
 	else
 		f->pos = (uint64_t)(int64_t)py__i32(buf, l->fr_pos);
-	f->owner = (l->flags & PY_L_OWNER) ? buf[l->fr_owner] : 0;
+	f->owner = (l->flags & PY_L_OWNER) ? buf[PY_OFF(l->fr_owner)] : 0;
 	f->tlbc = (l->flags & PY_L_TLBC) ? py__i32(buf, l->fr_tlbc) : 0;
 }
 
@@ -252,7 +264,7 @@ static inline bool pyframe__owner_ok(const struct py_layout *l,
 static inline bool pyframe__is_entry(const struct py_layout *l,
 				     const uint8_t *buf)
 {
-	return l->fr_is_entry && buf[l->fr_is_entry];
+	return l->fr_is_entry && buf[PY_OFF(l->fr_is_entry)];
 }
 
 /* PY_L_RUN_MARK: whether the frame in buf was running when it was read.

@@ -13,8 +13,10 @@
 #ifndef PSAMPLE_RAWSTACK_H
 #define PSAMPLE_RAWSTACK_H
 
+#ifndef __bpf__ /* the eBPF program takes these from vmlinux.h */
 #include <stdbool.h>
 #include <stdint.h>
+#endif
 
 enum py_raw_mark {
 	/* an interpreter shim (3.12+ owner >= owner_skip): the base of an
