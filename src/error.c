@@ -17,6 +17,9 @@ const char *ps_strerror(int err)
 	case PS_EBADFORMAT: return "unknown output format";
 	case PS_EBADPROFILE: return "not a valid psample profile";
 	case PS_ENOGIL: return "free-threaded, its GIL off";
+	case PS_ENOBPF: return "eBPF backend unavailable";
+	case PS_EBPFPERM: return "not allowed to use eBPF";
+	case PS_EVERIFIER: return "BPF program rejected by the verifier";
 	default: return strerror(err);
 	}
 }

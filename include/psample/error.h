@@ -22,6 +22,9 @@ enum ps_error {
 	PS_EBADFORMAT, /* unknown output format */
 	PS_EBADPROFILE, /* an input profile is truncated, corrupt or foreign */
 	PS_ENOGIL, /* a free-threaded interpreter: there is no GIL to read */
+	PS_ENOBPF, /* no eBPF backend here: not built, no BTF, old kernel */
+	PS_EBPFPERM, /* not allowed to load BPF or open perf events */
+	PS_EVERIFIER, /* the kernel's verifier rejected the BPF program */
 	PS_ELAST,
 };
 
@@ -43,6 +46,9 @@ enum ps_exit {
 	PS_EXIT_EXEC = 8, /* record: the command could not be started */
 	PS_EXIT_INTERNAL = 9, /* anything else: a bug or resource failure */
 	PS_EXIT_BAD_INPUT = 10, /* convert/diff: an input cannot be read */
+	PS_EXIT_NO_BPF = 11, /* --backend ebpf: unavailable here */
+	PS_EXIT_BPF_PERM = 12, /* --backend ebpf: not allowed */
+	PS_EXIT_VERIFIER = 13, /* --backend ebpf: the program was rejected */
 };
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include "psample/ebpf.h"
 #include "psample/error.h"
 #include "psample/proc.h"
 #include "psample/target.h"
@@ -55,6 +56,26 @@ static int fail__report(int err, pid_t pid, const char *what,
 			"kernel.yama.ptrace_scope=0)\n",
 			(int)pid);
 		return PS_EXIT_PERMISSION;
+	case PS_ENOBPF:
+		fprintf(stderr,
+			"psample: --backend ebpf is not available: %s; use "
+			"--backend ptrace\n",
+			ebpf__why()[0] ? ebpf__why()
+				       : "the kernel lacks what it needs");
+		return PS_EXIT_NO_BPF;
+	case PS_EBPFPERM:
+		fprintf(stderr,
+			"psample: --backend ebpf: not allowed to load BPF "
+			"programs or open perf events: run psample as root, or "
+			"with CAP_BPF and CAP_PERFMON (and CAP_SYS_PTRACE); or "
+			"use --backend ptrace\n");
+		return PS_EXIT_BPF_PERM;
+	case PS_EVERIFIER:
+		fprintf(stderr,
+			"psample: --backend ebpf: the kernel's verifier "
+			"rejected the BPF program: %s; use --backend ptrace\n",
+			ebpf__why());
+		return PS_EXIT_VERIFIER;
 	default:
 		fprintf(stderr, "psample: %s: %s\n", what, ps_strerror(-err));
 		return PS_EXIT_INTERNAL;

@@ -11,6 +11,7 @@
 #include "psample/error.h"
 #include "psample/output.h"
 #include "psample/sampler.h"
+#include "backend.h"
 #include "commands.h"
 #include "opts.h"
 
@@ -54,6 +55,9 @@ static void usage(FILE *f)
 		"them (ptrace)\n"
 		"      --poisson        random (exponential) intervals with "
 		"the rate as mean\n"
+		"      --backend NAME   ptrace (default) or ebpf (in the "
+		"kernel; on-CPU only,\n"
+		"                       implies --mode cpu)\n"
 		"dump options:\n"
 		"  -p, --pid PID        the process\n"
 		"      --json           JSON instead of text\n"
@@ -85,6 +89,7 @@ enum {
 	OPT_BLOCKING,
 	OPT_POISSON,
 	OPT_SUBPROCESSES,
+	OPT_BACKEND,
 };
 
 static const struct option long_opts[] = {
@@ -103,6 +108,7 @@ static const struct option long_opts[] = {
 	{"blocking", no_argument, NULL, OPT_BLOCKING},
 	{"poisson", no_argument, NULL, OPT_POISSON},
 	{"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
+	{"backend", required_argument, NULL, OPT_BACKEND},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -155,6 +161,7 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 		case OPT_FULL_PATHS: o->full_paths = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_MODE:
+			o->mode_set = true;
 			if (!strcmp(optarg, "wall")) {
 				o->mode = SAMPLER_WALL;
 			} else if (!strcmp(optarg, "cpu")) {
@@ -176,6 +183,10 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 		case OPT_BLOCKING: o->blocking = true; break;
 		case OPT_POISSON: o->poisson = true; break;
 		case OPT_SUBPROCESSES: o->subprocesses = true; break;
+		case OPT_BACKEND:
+			if (cli__backend_parse(optarg, o))
+				return -1;
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -206,6 +217,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return PS_EXIT_USAGE;
 	}
+	int rc = cli__backend_check(&o, cmd);
+	if (rc)
+		return rc;
 	if (!strcmp(cmd, "convert"))
 		return cli__convert(&o);
 	if (!strcmp(cmd, "diff"))

@@ -27,6 +27,14 @@ struct cli_opts {
 	bool blocking;
 	bool poisson;
 	bool subprocesses;
+	/* Which reader samples (record, attach): enum cli_backend. */
+	int backend;
+	bool mode_set; /* --mode was given */
+};
+
+enum cli_backend {
+	CLI_BACKEND_PTRACE = 0, /* process_vm_readv from user space */
+	CLI_BACKEND_EBPF, /* the eBPF program, on-CPU only */
 };
 
 #endif

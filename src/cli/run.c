@@ -21,6 +21,7 @@
 #include "psample/target.h"
 #include "psample/sampler.h"
 #include "psample/trie.h"
+#include "backend.h"
 #include "commands.h"
 #include "fail.h"
 #include "job.h"
@@ -150,7 +151,7 @@ static int run__profile(struct cli_opts *o, pid_t pid, struct py_target *t,
 	start_wall = clock__ns(CLOCK_REALTIME);
 	proc__cmdline(pid, cmdline, sizeof(cmdline));
 
-	int err = sampler__run(pid, t, trie, &so, st, &cli_stop);
+	int err = cli__backend_run(o, pid, t, trie, &so, st, &cli_stop);
 	if (st->child_reaped)
 		job__done(); /* the terminal back before anything is said */
 	if (cli__refused(err, st)) {
