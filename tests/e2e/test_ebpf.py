@@ -1,0 +1,219 @@
+"""The eBPF backend (--backend ebpf) against real interpreters.
+
+- its options: ebpf implies cpu mode; other modes and the ptrace-only
+  options are refused with one line and exit 2;
+- differential: one busy process (workloads/ratio.py, a/b/c sharing the
+  work 60/30/10) sampled by both backends at once gives the same
+  functions, with shares within 3 points;
+- depth: a 1,000-frame recursion comes out exact, a 3,000-frame one keeps
+  its innermost frames under [truncated];
+- kill -9 of psample mid-run leaves no BPF program behind.
+
+Loading BPF needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF:
+without them, or in a psample built without the backend, every check
+that needs it is skipped with the reason.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import common
+
+RATIO = os.path.join(common.WORKLOADS, "ratio.py")
+DEEP = os.path.join(common.WORKLOADS, "deep.py")
+EXIT_NO_BPF = 11
+# Both backends sample the same run at 1 kHz for 3 s (about 3,000
+# samples each of the one busy thread).  Drawn independently, a share
+# near 50 % would differ by 1.3 points (one standard deviation); evenly
+# spaced ticks over rounds of about 10 ms spread far less: in 8 runs each
+# on 3.8, 3.12, 3.13t and 3.15 the largest difference of any function's
+# share was 1.2 points at most (figures in the commit that added it).
+# 3 points is 2.5 times the largest seen and above the binomial's 2.3
+# standard deviations, so one run exceeds it well under 2 % of the time
+# and judged() fails under 0.2 %.  A backend that names a frame wrongly,
+# or misses a function, is off by tens of points.
+RATE = 1000
+SECONDS = 3
+BOUND = 3.0
+
+
+def why_not():
+    """Why the eBPF backend cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "not root: the eBPF backend needs CAP_BPF and CAP_PERFMON"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "the kernel has no BTF (/sys/kernel/btf/vmlinux)"
+    r = common.run(["attach", "--backend", "ebpf", "--pid", str(os.getpid()),
+                    "-d", "0.1"])
+    if r.returncode == EXIT_NO_BPF:
+        return r.stderr.strip()
+    return None
+
+
+def check_options(tap):
+    for extra in (["--mode", "wall"], ["--mode", "gil"], ["--idle"],
+                  ["--blocking"], ["--subprocesses"], ["--poisson"]):
+        r = common.run(["record", "--backend", "ebpf"] + extra +
+                       ["--", "true"])
+        lines = r.stderr.strip().splitlines()
+        tap.ok(r.returncode == common.EXIT_USAGE and len(lines) == 1 and
+               "--backend ptrace" in lines[0],
+               "--backend ebpf %s is refused in one line, exit 2"
+               % " ".join(extra), "rc %d: %s" % (r.returncode, r.stderr))
+    r = common.run(["dump", "--backend", "ebpf", "--pid", "1"])
+    tap.ok(r.returncode == common.EXIT_USAGE,
+           "dump --backend ebpf is refused, exit 2", r.stderr)
+    r = common.run(["record", "--backend", "bpf", "--", "true"])
+    tap.ok(r.returncode == common.EXIT_USAGE,
+           "an unknown backend is refused, exit 2", r.stderr)
+
+
+def totals(stacks):
+    """{function: % of samples with it on the stack (once per sample)}."""
+    n = sum(c for _, c in stacks)
+    out = {}
+    for stack, count in stacks:
+        for name in set(common.frame_name(f) for f in stack):
+            out[name] = out.get(name, 0) + count
+    return {k: 100.0 * v / n for k, v in out.items()} if n else {}
+
+
+def both(it, d, i):
+    """Both backends on one run of ratio.py, at once: their profiles and
+    stderr."""
+    outs, procs = {}, {}
+    with common.Target(it.path, "ratio.py", str(SECONDS + 3),
+                       ready=False) as t:
+        time.sleep(1.0)  # past calibrate()
+        for backend, extra in (("ptrace", ["--mode", "cpu"]),
+                               ("ebpf", [])):
+            outs[backend] = os.path.join(d, "diff-%s-%d-%s.folded" % (
+                os.path.basename(it.path), i, backend))
+            procs[backend] = subprocess.Popen(
+                [common.PSAMPLE, "attach", "--pid", str(t.pid),
+                 "--backend", backend, "-r", str(RATE), "-d",
+                 str(SECONDS), "-f", "folded", "-o", outs[backend]] + extra,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        errs = {b: p.communicate(timeout=60)[1] for b, p in procs.items()}
+    profiles = {}
+    for b, path in outs.items():
+        stacks, bad = (common.read_folded(path) if os.path.exists(path)
+                       else ([], ["no profile"]))
+        profiles[b] = totals(stacks) if not bad else {}
+    return profiles, errs
+
+
+def check_differential(tap, it, d):
+    numbers = iter(range(1000))
+    runs = common.Runs(lambda: both(it, d, next(numbers)))
+
+    def measure(i):
+        profiles, errs = runs(i)
+        p, e = profiles["ptrace"], profiles["ebpf"]
+        if not p or not e:
+            return None, "ptrace: %s\nebpf: %s" % (errs["ptrace"],
+                                                  errs["ebpf"])
+        names = {k for k in set(p) | set(e)
+                 if max(p.get(k, 0), e.get(k, 0)) >= 1.0}
+        worst = max(abs(p.get(k, 0) - e.get(k, 0)) for k in names)
+        text = "\n".join("%-12s ptrace %5.1f  ebpf %5.1f" % (
+            k, p.get(k, 0), e.get(k, 0)) for k in sorted(names))
+        return worst, text
+
+    want = {common.py_name(it, q) for q in ("a", "b", "c", "burn")}
+    profiles, errs = runs(0)
+    e = profiles["ebpf"]
+    tap.ok(want <= set(e), "ebpf profile of %s has a, b, c and burn"
+           % common.label(it), "ebpf: %s\n%s" % (sorted(e), errs["ebpf"]))
+    common.judged(tap, "both backends agree within %.0f points on %s" % (
+        BOUND, common.label(it)), measure, lambda v: v <= BOUND)
+
+
+def deep(it, d, depth):
+    out = os.path.join(d, "deep-%s-%d.folded" % (os.path.basename(it.path),
+                                                depth))
+    with common.Target(it.path, "deep.py", str(depth), "30") as t:
+        r = common.run(["attach", "--backend", "ebpf", "--pid", str(t.pid),
+                        "-r", "200", "-d", "1.5", "-f", "folded", "-o",
+                        out])
+    stacks, bad = (common.read_folded(out) if os.path.exists(out)
+                   else ([], ["no profile: rc %d %s" % (r.returncode,
+                                                        r.stderr)]))
+    return [(s, c) for s, c in stacks
+            if s and common.frame_name(s[-1]) == "spin"], bad, r.stderr
+
+
+def check_depth(tap, it, d):
+    spin, bad, err = deep(it, d, 1000)
+    recs = [sum(1 for f in s if common.frame_name(f) == "rec")
+            for s, _ in spin]
+    tap.ok(spin and not bad and set(recs) == {1000} and
+           not any("[truncated]" in s[0] for s, _ in spin),
+           "a 1,000-frame recursion is exact on %s" % common.label(it),
+           "depths %s, %s %s" % (sorted(set(recs)), bad, err))
+    spin, bad, err = deep(it, d, 3000)
+    recs = [sum(1 for f in s if common.frame_name(f) == "rec")
+            for s, _ in spin]
+    tap.ok(spin and not bad and all(s[0] == "[truncated]" for s, _ in spin)
+           and all(1000 < n < 3000 for n in recs),
+           "a 3,000-frame recursion keeps its innermost frames under "
+           "[truncated] on %s" % common.label(it),
+           "depths %s, roots %s, %s %s" % (
+               sorted(set(recs)), sorted(set(s[0] for s, _ in spin)),
+               bad, err))
+
+
+def check_kill(tap, it, d):
+    bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
+    if not os.path.exists(bpftool):
+        tap.skip("kill -9 leaves no BPF program", "no bpftool")
+        return
+
+    def progs():
+        r = subprocess.run([bpftool, "prog", "show"], capture_output=True,
+                           text=True)
+        return r.stdout.count("psample_sample")
+
+    before = progs()
+    with common.Target(it.path, "ratio.py", "30", ready=False) as t:
+        p = subprocess.Popen([common.PSAMPLE, "attach", "--backend", "ebpf",
+                              "--pid", str(t.pid), "-o",
+                              os.path.join(d, "killed.folded")],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while progs() == before and time.time() < deadline:
+            time.sleep(0.1)
+        during = progs()
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    deadline = time.time() + 5
+    while progs() > before and time.time() < deadline:
+        time.sleep(0.1)
+    tap.ok(during == before + 1 and progs() == before,
+           "kill -9 of psample mid-run leaves no BPF program attached",
+           "psample_sample programs: %d before, %d during, %d after"
+           % (before, during, progs()))
+
+
+def main():
+    tap = common.Tap()
+    d = common.tmpdir()
+    check_options(tap)
+    found, supported = common.interpreters(tap, "ebpf backend on")
+    why = why_not()
+    if why:
+        tap.skip("the eBPF backend's checks", why)
+        tap.done()
+    for it in supported:
+        check_differential(tap, it, d)
+        check_depth(tap, it, d)
+    if supported:
+        check_kill(tap, supported[-1], d)
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
