@@ -7,7 +7,9 @@
   functions, with shares within 3 points;
 - depth: a 1,000-frame recursion comes out exact, a 3,000-frame one keeps
   its innermost frames under [truncated];
-- kill -9 of psample mid-run leaves no BPF program behind.
+- kill -9 of psample mid-run leaves no BPF program behind;
+- without the privileges (root dropped to nobody) it says which it needs,
+  in one line, exit 12.
 
 Loading BPF needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF:
 without them, or in a psample built without the backend, every check
@@ -17,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import common
@@ -24,6 +27,7 @@ import common
 RATIO = os.path.join(common.WORKLOADS, "ratio.py")
 DEEP = os.path.join(common.WORKLOADS, "deep.py")
 EXIT_NO_BPF = 11
+EXIT_BPF_PERM = 12
 # Both backends sample the same run at 1 kHz for 3 s (about 3,000
 # samples each of the one busy thread).  Drawn independently, a share
 # near 50 % would differ by 1.3 points (one standard deviation); evenly
@@ -198,6 +202,37 @@ def check_kill(tap, it, d):
            % (before, during, progs()))
 
 
+def check_noperm(tap):
+    """As nobody, with no capabilities, a program of nobody's own."""
+    setpriv, python = shutil.which("setpriv"), "/usr/bin/python3"
+    if not setpriv or not os.path.exists(python):
+        tap.skip("--backend ebpf without privileges: exit 12",
+                 "needs setpriv and /usr/bin/python3")
+        return
+    d = tempfile.mkdtemp(prefix="psample-noperm-")
+    try:
+        os.chmod(d, 0o777)
+        script = os.path.join(d, "spin.py")
+        with open(script, "w") as f:
+            f.write("import time\nend = time.time() + 2\n"
+                    "while time.time() < end:\n    pass\n")
+        os.chmod(script, 0o644)
+        r = subprocess.run(
+            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+             "--inh-caps=-all", common.PSAMPLE, "record", "--backend",
+             "ebpf", "-o", os.path.join(d, "out.folded"), "--", python,
+             script], capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    lines = r.stderr.strip().splitlines()
+    tap.ok(r.returncode == EXIT_BPF_PERM and len(lines) == 1 and
+           "CAP_BPF" in lines[0] and "CAP_PERFMON" in lines[0] and
+           "--backend ptrace" in lines[0],
+           "--backend ebpf without privileges names CAP_BPF and "
+           "CAP_PERFMON in one line, exit 12",
+           "rc %d: %s" % (r.returncode, r.stderr))
+
+
 def main():
     tap = common.Tap()
     d = common.tmpdir()
@@ -212,6 +247,7 @@ def main():
         check_depth(tap, it, d)
     if supported:
         check_kill(tap, supported[-1], d)
+    check_noperm(tap)
     tap.done()
 
 
