@@ -234,7 +234,8 @@ int psample_sample(void *ctx)
 	u64 len = PSB_SAMPLE_HDR + n * sizeof(struct psb_frame);
 	if (len > sizeof(*s))
 		len = sizeof(*s);
-	if (bpf_ringbuf_output(&events, s, len, 0))
+	/* User space takes records on its own timer: no wake-up each. */
+	if (bpf_ringbuf_output(&events, s, len, BPF_RB_NO_WAKEUP))
 		count(PSB_C_RINGBUF_FULL);
 	else
 		count(PSB_C_SENT);

@@ -70,12 +70,12 @@ int ebpf__set_thread(struct ebpf *e, pid_t tid, uint64_t tstate,
 int ebpf__drop_thread(struct ebpf *e, pid_t tid);
 
 /*
- * Take the records the ring buffer holds, waiting up to timeout_ms for
- * the first; they are kept until ebpf__clear.  The number taken, or a
- * negative error.
+ * Take the records the ring buffer holds now (the program wakes no one:
+ * call this on a timer); they are kept until ebpf__clear.  The number
+ * taken, or a negative error.
  */
-int ebpf__poll(struct ebpf *e, int timeout_ms);
-/* The records kept, valid until the next poll or clear. */
+int ebpf__take(struct ebpf *e);
+/* The records kept, valid until the next take or clear. */
 uint32_t ebpf__records(struct ebpf *e, const struct ebpf_record **out);
 void ebpf__clear(struct ebpf *e);
 

@@ -3,9 +3,10 @@
  * libbpf skeleton, a CPU-clock perf event per CPU, its maps, its ring
  * buffer and counters, and why it could not load.
  *
- * Records are copied out of the ring buffer as they come and kept until
- * the caller has resolved them, so a batch of samples is named with one
- * or two reads of code objects, not one per sample.
+ * The program sends records without waking the reader; the reader takes
+ * them when it is ready to name them, and they are kept until it has,
+ * so a batch of samples costs one wake-up and one or two reads of code
+ * objects, not one of each per sample.
  */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -344,12 +345,10 @@ int ebpf__drop_thread(struct ebpf *e, pid_t tid)
 	return 0;
 }
 
-int ebpf__poll(struct ebpf *e, int timeout_ms)
+int ebpf__take(struct ebpf *e)
 {
-	int n = ring_buffer__poll(e->rb, timeout_ms);
+	int n = ring_buffer__consume(e->rb);
 
-	if (n == -EINTR)
-		return 0;
 	if (n < 0)
 		return n;
 	return e->err ? e->err : n;

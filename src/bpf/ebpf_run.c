@@ -5,12 +5,12 @@
  * the sampler does.
  *
  * The thread list comes from the process_vm_readv walker itself (one
- * walk of every thread, at most every RELIST_MIN_NS), so there is one
- * reader of the interpreter's lists: it is asked again every RELIST_NS,
- * and sooner when the program meets a thread of the process that the map
- * does not hold (a thread that just started).  Records are named in
- * batches every FLUSH_NS: one read of the hot code headers and one of
- * the new ones per batch, not per sample.
+ * walk of every thread), so there is one reader of the interpreter's
+ * lists: it is asked again every RELIST_NS, and at the next batch when
+ * the program has met a thread of the process that the map does not hold
+ * (a thread that just started).  Records are taken and named in batches
+ * every FLUSH_NS: one wake-up, one read of the hot code headers and one
+ * of the new ones per batch, not per sample.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,9 +27,8 @@
 #include "psample/walker.h"
 
 #define NSEC 1000000000LL
-#define FLUSH_NS (25 * 1000 * 1000LL)
-#define RELIST_NS (200 * 1000 * 1000LL)
-#define RELIST_MIN_NS (20 * 1000 * 1000LL)
+#define FLUSH_NS (100 * 1000 * 1000LL)
+#define RELIST_NS (1000 * 1000 * 1000LL)
 #define NAME_MAX_LEN 64
 
 /* A Python thread the tid map holds. */
@@ -238,22 +237,21 @@ static int erun__loop(struct erun *x, volatile sig_atomic_t *stop)
 	int err = 0;
 
 	while (!*stop && now < end) {
-		int64_t wait = (flush_at < end ? flush_at : end) - now;
-		int n = ebpf__poll(x->e, (int)(wait / 1000000) + 1);
-		if (n < 0)
-			return n;
+		int64_t until = flush_at < end ? flush_at : end;
+		struct timespec ts = {.tv_sec = until / NSEC,
+				      .tv_nsec = until % NSEC};
+		/* A signal (Ctrl-C) ends the sleep early: stop is looked at. */
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		now = clock__ns(CLOCK_MONOTONIC);
-		if (now >= flush_at) {
-			if ((err = erun__flush(x)))
-				return err;
-			flush_at = now + FLUSH_NS;
-		}
+		if (now < until && !*stop)
+			continue;
+		if ((err = ebpf__take(x->e)) < 0 || (err = erun__flush(x)))
+			return err;
+		flush_at = now + FLUSH_NS;
 		if (erun__child_done(x)) {
 			x->st->target_exited = true;
 			return 0;
 		}
-		if (now - x->listed_at < RELIST_MIN_NS)
-			continue;
 		struct ebpf_counters c;
 		ebpf__counters(x->e, &c);
 		if (now - x->listed_at >= RELIST_NS ||
@@ -320,7 +318,7 @@ int ebpf__run(struct py_target *t, struct trie *trie,
 		goto out;
 	err = erun__loop(x, stop);
 	/* What the ring buffer still holds was sampled too. */
-	if (ebpf__poll(x->e, 0) >= 0) {
+	if (ebpf__take(x->e) >= 0) {
 		int ferr = erun__flush(x);
 		err = err ? err : ferr;
 	}

@@ -47,7 +47,7 @@ static void test_loads(void **state)
 	/* Nothing to sample yet: no process is configured. */
 	ebpf__counters(e, &c);
 	assert_int_equal(c.sent, 0);
-	assert_int_equal(ebpf__poll(e, 0), 0);
+	assert_int_equal(ebpf__take(e), 0);
 	ebpf__free(e);
 }
 
