@@ -59,6 +59,9 @@ const char *ebpf__why(void);
 int ebpf__add_proc(struct ebpf *e, pid_t pid, const struct py_layout *l,
 		   uint64_t frame_type);
 
+/* Stop sampling process pid. */
+int ebpf__drop_proc(struct ebpf *e, pid_t pid);
+
 /*
  * The thread tid (host id) runs Python with thread state tstate; expect
  * is what the state must hold for the program to believe it:
@@ -90,5 +93,14 @@ void ebpf__counters(const struct ebpf *e, struct ebpf_counters *c);
 int ebpf__run(struct py_target *t, struct trie *trie,
 	      const struct sampler_opts *o, struct sampler_stats *st,
 	      volatile sig_atomic_t *stop);
+
+/*
+ * The same for every Python process of the host (--all): found as they
+ * start (/proc, every second), dropped as they end or exec, each under a
+ * process root; one that is not supported is skipped with one line on
+ * stderr (none when o->warn_behind is off, as with -q).
+ */
+int ebpf__run_all(struct trie *trie, const struct sampler_opts *o,
+		  struct sampler_stats *st, volatile sig_atomic_t *stop);
 
 #endif

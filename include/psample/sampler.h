@@ -107,4 +107,10 @@ int sampler__run(pid_t pid, struct py_target *t, struct trie *trie,
 int sampler__add_stack(struct trie *trie, const struct py_thread *th,
 		       const char *thread_name);
 
+/* The same under a process root frame proc (a PS_FRAME_PROCESS id, or
+ * UINT32_MAX for none): the eBPF backend's stacks of several processes. */
+int sampler__add_proc_stack(struct trie *trie, uint32_t proc,
+			    const struct py_thread *th,
+			    const char *thread_name);
+
 #endif

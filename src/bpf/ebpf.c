@@ -323,6 +323,16 @@ int ebpf__add_proc(struct ebpf *e, pid_t pid, const struct py_layout *l,
 	return 0;
 }
 
+int ebpf__drop_proc(struct ebpf *e, pid_t pid)
+{
+	uint32_t key = (uint32_t)pid;
+
+	if (bpf_map__delete_elem(e->procs, &key, sizeof(key), 0) &&
+	    errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 int ebpf__set_thread(struct ebpf *e, pid_t tid, uint64_t tstate,
 		     uint64_t expect)
 {

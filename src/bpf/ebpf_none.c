@@ -36,3 +36,9 @@ int ebpf__run(struct py_target *t, struct trie *trie,
 	*st = (struct sampler_stats){0};
 	return -PS_ENOBPF;
 }
+
+int ebpf__run_all(struct trie *trie, const struct sampler_opts *o,
+		  struct sampler_stats *st, volatile sig_atomic_t *stop)
+{
+	return ebpf__run(NULL, trie, o, st, stop);
+}

@@ -1,213 +1,135 @@
 /*
- * ebpf_run.c - the eBPF backend's sampling loop: keep the program's tid
- * map in step with the interpreter's thread list, name the raw stacks the
- * program sends with the shared resolver, and add them to the trie as
- * the sampler does.
+ * ebpf_run.c - the eBPF backend's sampling loop: the processes sampled
+ * (one target, or with --all every Python process of the host, found as
+ * they start and dropped as they end), their thread lists kept in the
+ * program's tid map, and the records the program sends named and added
+ * to the trie.
  *
- * The thread list comes from the process_vm_readv walker itself (one
- * walk of every thread), so there is one reader of the interpreter's
- * lists: it is asked again every RELIST_NS, and at the next batch when
- * the program has met a thread of the process that the map does not hold
- * (a thread that just started).  Records are taken and named in batches
- * every FLUSH_NS: one wake-up, one read of the hot code headers and one
- * of the new ones per batch, not per sample.
+ * Records are taken and named in batches every FLUSH_NS: one wake-up,
+ * and per process one read of the hot code headers and one of the new
+ * ones per batch, not per sample.  Thread lists are read again every
+ * RELIST_NS, and at the next batch after the program met a thread of a
+ * sampled process that the map does not hold (one that just started).
+ * With --all, /proc is looked over every SCAN_NS; a process is known by
+ * its pid with its start time and exec identity (proc__identity), so an
+ * exec or a reused pid is a new process.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "psample/clock.h"
 #include "psample/ebpf.h"
 #include "psample/error.h"
-#include "psample/proc.h"
-#include "psample/resolve.h"
-#include "psample/walker.h"
+#include "eproc.h"
 
 #define NSEC 1000000000LL
 #define FLUSH_NS (100 * 1000 * 1000LL)
 #define RELIST_NS (1000 * 1000 * 1000LL)
-#define NAME_MAX_LEN 64
+#define SCAN_NS (1000 * 1000 * 1000LL)
+#define MAX_PROCS 256 /* the program's process map holds as many */
 
-/* A Python thread the tid map holds. */
-struct ethread {
-	pid_t tid;
-	uint64_t tstate;
-	uint64_t expect;
-	bool seen; /* in the last listing */
-	char name[NAME_MAX_LEN]; /* threading's name, else the OS's; "" */
+/* A process --all looked at that is not sampled (not Python, not
+ * supported): not looked at again while it is the same process. */
+struct eskip {
+	pid_t pid;
+	struct proc_identity id;
+	bool seen;
 };
 
 struct erun {
-	struct py_target *t;
 	const struct sampler_opts *o;
 	struct sampler_stats *st;
 	struct trie *trie;
 	struct ebpf *e;
-	struct py_walker *w;
-	struct py_resolver *r;
-	struct mem_batch batch;
-	struct ethread *th;
-	uint32_t nth, cap_th;
-	const struct py_rawstack **stacks;
-	uint32_t cap_stacks;
-	struct py_frame frames[PY_MAX_DEPTH];
+	bool all;
+	struct eproc *procs[MAX_PROCS];
+	uint32_t nprocs;
+	struct eskip *skip;
+	uint32_t nskip, cap_skip;
 	uint64_t no_thread; /* the program's count at the last listing */
-	int64_t listed_at;
-	uint64_t empty; /* records of a thread with no Python frame */
+	/* Of processes no longer sampled. */
+	uint64_t gone_stacks, gone_errors, gone_empty;
+	const struct ebpf_record **recs;
+	const struct py_rawstack **stacks;
+	uint32_t cap;
+	struct py_frame frames[PY_MAX_DEPTH];
 };
 
-static struct ethread *erun__thread(struct erun *x, pid_t tid)
+static void erun__drop(struct erun *x, uint32_t i)
 {
-	for (uint32_t i = 0; i < x->nth; i++)
-		if (x->th[i].tid == tid)
-			return &x->th[i];
-	return NULL;
+	struct eproc *p = x->procs[i];
+
+	x->gone_stacks += p->stacks;
+	x->gone_errors += p->errors;
+	x->gone_empty += p->empty;
+	eproc__free(p, x->e);
+	x->procs[i] = x->procs[--x->nprocs];
 }
 
-/* One thread of a listing into the map: 0 or a negative error. */
-static int erun__list_one(struct erun *x, const struct py_thread *pt)
+static int erun__add_proc(struct erun *x, struct py_target *t, bool own,
+			  int64_t now)
 {
-	const struct py_layout *l = x->t->layout;
-	uint64_t expect =
-		(l->flags & PY_L_NATIVE_TID)
-			? (uint64_t)(pt->ns_tid ? pt->ns_tid : pt->tid)
-			: pt->thread_id;
-	struct ethread *th = erun__thread(x, pt->tid);
+	struct eproc *p;
 	int err;
 
-	if (!th) {
-		if (x->nth == x->cap_th) {
-			uint32_t cap = x->cap_th ? x->cap_th * 2 : 16;
-			struct ethread *v =
-				reallocarray(x->th, cap, sizeof(*v));
-			if (!v)
-				return -ENOMEM;
-			x->th = v;
-			x->cap_th = cap;
-		}
-		th = &x->th[x->nth++];
-		*th = (struct ethread){.tid = pt->tid};
-		proc__thread_name(x->t->pid, pt->tid, th->name,
-				  sizeof(th->name));
+	if (x->nprocs == MAX_PROCS) {
+		if (own)
+			py_target__free(t);
+		return -ENOSPC;
 	}
-	if (pt->name)
-		snprintf(th->name, sizeof(th->name), "%s", pt->name);
-	th->seen = true;
-	if (th->tstate == pt->tstate && th->expect == expect)
-		return 0;
-	th->tstate = pt->tstate;
-	th->expect = expect;
-	if ((err = ebpf__set_thread(x->e, pt->tid, pt->tstate, expect)))
+	if ((err = eproc__new(x->e, t, own, x->trie, x->all, now, &p)))
 		return err;
-	return 0;
-}
-
-/*
- * The interpreter's threads into the tid map: new ones added, ended ones
- * dropped.  0, -ESRCH when the process is gone, or a negative error.
- */
-static int erun__relist(struct erun *x, int64_t now)
-{
-	const struct py_sample *s;
-	int err = py_walker__sample(x->w, &s);
-	struct ebpf_counters c;
-
-	x->listed_at = now;
-	ebpf__counters(x->e, &c);
-	x->no_thread = c.no_thread;
-	/* Starting up, finalising, or read while it changed: next time. */
-	if (err == -PS_ENOTREADY || err == -PS_ECORRUPT || err == -EFAULT)
+	x->procs[x->nprocs++] = p;
+	x->st->processes++;
+	err = eproc__relist(p, x->e, now);
+	if (err == -ESRCH) {
+		erun__drop(x, x->nprocs - 1);
 		return 0;
-	if (err)
-		return err;
-	for (uint32_t i = 0; i < x->nth; i++)
-		x->th[i].seen = false;
-	for (uint32_t i = 0; i < s->nthreads; i++)
-		if (s->threads[i].tid && s->threads[i].tstate &&
-		    (err = erun__list_one(x, &s->threads[i])))
-			return err;
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < x->nth; i++) {
-		if (x->th[i].seen) {
-			x->th[n++] = x->th[i];
-			continue;
-		}
-		if ((err = ebpf__drop_thread(x->e, x->th[i].tid)))
-			return err;
 	}
-	x->nth = n;
-	x->st->live_threads = n;
-	return 0;
+	return err;
 }
 
-/* Name one record and add it to the trie; false if it was an error. */
-static bool erun__add(struct erun *x, const struct ebpf_record *rec)
-{
-	uint32_t depth, dropped;
-
-	if (py_resolver__stack(x->r, &rec->raw, x->frames, &depth, &dropped))
-		return false;
-	if (!depth) {
-		x->empty++;
-		return true;
-	}
-	const struct ethread *th = erun__thread(x, rec->tid);
-	struct py_thread pt = {
-		.tstate = rec->tstate,
-		.tid = rec->tid,
-		.truncated = rec->raw.truncated,
-		.depth = depth,
-		.frames = x->frames,
-	};
-	if (sampler__add_stack(x->trie, &pt,
-			       th && th->name[0] ? th->name : NULL))
-		return false;
-	x->st->stacks++;
-	return true;
-}
-
-/* Name the records kept so far, in one batch, and add them. */
+/* Name the records taken so far, each by its process, and add them. */
 static int erun__flush(struct erun *x)
 {
 	const struct ebpf_record *recs;
-	uint32_t n = ebpf__records(x->e, &recs), m = 0;
-	int err;
+	uint32_t n = ebpf__records(x->e, &recs);
+	int err = 0;
 
-	if (!n)
-		return 0;
-	if (n > x->cap_stacks) {
-		const struct py_rawstack **v = reallocarray(
-			x->stacks, n,
-			sizeof(*v)); // NOLINT(bugprone-sizeof-expression):
+	if (n > x->cap) {
+		const struct ebpf_record **r = reallocarray(
+			x->recs, n,
+			sizeof(*r)); // NOLINT(bugprone-sizeof-expression):
 				     // an array of pointers
-		if (!v)
+		if (!r)
 			return -ENOMEM;
-		x->stacks = v;
-		x->cap_stacks = n;
+		x->recs = r;
+		const struct py_rawstack **s = reallocarray(
+			x->stacks, n,
+			sizeof(*s)); // NOLINT(bugprone-sizeof-expression)
+		if (!s)
+			return -ENOMEM;
+		x->stacks = s;
+		x->cap = n;
 	}
-	for (uint32_t i = 0; i < n; i++)
-		if (recs[i].pid == x->t->pid && !recs[i].raw.err)
-			x->stacks[m++] = &recs[i].raw;
-	py_resolver__trim(x->r);
-	mem_batch__reset(&x->batch);
-	if ((err = py_resolver__plan(x->r, &x->batch)))
-		return err;
-	/* Gone: nothing can be named any more. */
-	if ((err = mem_batch__read(&x->t->mem, &x->batch)) && err != -ESRCH)
-		return err;
-	py_resolver__collect(x->r, &x->batch);
-	if (!err && m && (err = py_resolver__headers(x->r, x->stacks, m)) < 0 &&
-	    err != -ESRCH)
-		return err;
-	for (uint32_t i = 0; i < n; i++)
-		if (recs[i].pid == x->t->pid &&
-		    (recs[i].raw.err || !erun__add(x, &recs[i])))
-			x->st->thread_errors++;
+	for (uint32_t i = 0; i < x->nprocs && !err; i++) {
+		struct eproc *p = x->procs[i];
+		uint32_t m = 0;
+		for (uint32_t k = 0; k < n; k++)
+			if (recs[k].pid == p->pid)
+				x->recs[m++] = &recs[k];
+		if (m)
+			err = eproc__add(p, x->trie, x->recs, m, x->stacks,
+					 x->frames);
+	}
 	ebpf__clear(x->e);
-	return 0;
+	return err;
 }
 
 static bool erun__child_done(const struct erun *x)
@@ -225,15 +147,146 @@ static bool erun__child_done(const struct erun *x)
 	return st->child_reaped;
 }
 
+/* --all: whether pid is a process already looked at. */
+static bool erun__known(struct erun *x, pid_t pid,
+			const struct proc_identity *id)
+{
+	for (uint32_t i = 0; i < x->nprocs; i++)
+		if (x->procs[i]->pid == pid)
+			return true;
+	for (uint32_t i = 0; i < x->nskip; i++) {
+		struct eskip *s = &x->skip[i];
+		if (s->pid == pid && s->id.start == id->start &&
+		    s->id.exec == id->exec) {
+			s->seen = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int erun__skip(struct erun *x, pid_t pid, const struct proc_identity *id)
+{
+	if (x->nskip == x->cap_skip) {
+		uint32_t cap = x->cap_skip ? x->cap_skip * 2 : 256;
+		struct eskip *v = reallocarray(x->skip, cap, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		x->skip = v;
+		x->cap_skip = cap;
+	}
+	x->skip[x->nskip++] =
+		(struct eskip){.pid = pid, .id = *id, .seen = true};
+	return 0;
+}
+
+/* --all: look at a process not seen before; sample it if it is Python. */
+static int erun__probe(struct erun *x, pid_t pid,
+		       const struct proc_identity *id, int64_t now)
+{
+	struct py_target *t;
+	int err = py_target__open(pid, &t);
+
+	if (err == -PS_EUNSUPPORTED || err == -PS_EBADLAYOUT) {
+		char cmdline[256] = "";
+		proc__cmdline(pid, cmdline, sizeof(cmdline));
+		if (!x->o->warn_behind) /* -q: nothing on stderr */
+			return erun__skip(x, pid, id);
+		fprintf(stderr, "psample: skipping process %d (%s): %s %s\n",
+			(int)pid, cmdline, ps_strerror(err),
+			py_target__version_hint());
+	}
+	if (err)
+		return erun__skip(x, pid, id);
+	err = erun__add_proc(x, t, true, now);
+	return err == -ENOSPC ? erun__skip(x, pid, id) : err;
+}
+
+/* --all: drop the processes that ended or exec'd, add the new ones. */
+static int erun__scan(struct erun *x, int64_t now)
+{
+	pid_t self = getpid();
+	struct dirent *de;
+	int err = 0;
+
+	for (uint32_t i = 0; i < x->nprocs;) {
+		struct eproc *p = x->procs[i];
+		struct proc_identity id;
+		if (proc__identity(p->pid, &id) || id.exited ||
+		    id.start != p->id.start || id.exec != p->id.exec) {
+			erun__drop(x, i);
+			continue;
+		}
+		i++;
+	}
+	for (uint32_t i = 0; i < x->nskip; i++)
+		x->skip[i].seen = false;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while (!err && (de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+		struct proc_identity id;
+		if (*end || v <= 0 || v == self)
+			continue;
+		if (proc__identity((pid_t)v, &id) || id.exited ||
+		    erun__known(x, (pid_t)v, &id))
+			continue;
+		err = erun__probe(x, (pid_t)v, &id, now);
+	}
+	closedir(d);
+	/* Forget the skipped processes that ended. */
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < x->nskip; i++)
+		if (x->skip[i].seen)
+			x->skip[n++] = x->skip[i];
+	x->nskip = n;
+	return err;
+}
+
+/* The thread lists due for a new look: 0, or a negative error.  With a
+ * single target, its end stops the run (*gone). */
+static int erun__relist(struct erun *x, int64_t now, bool *gone)
+{
+	struct ebpf_counters c;
+	int err;
+
+	ebpf__counters(x->e, &c);
+	bool missed = c.no_thread > x->no_thread;
+	x->no_thread = c.no_thread;
+	for (uint32_t i = 0; i < x->nprocs;) {
+		struct eproc *p = x->procs[i];
+		if (!missed && now - p->listed_at < RELIST_NS) {
+			i++;
+			continue;
+		}
+		err = eproc__relist(p, x->e, now);
+		if (err == -ESRCH && !x->all) {
+			*gone = true;
+			return 0;
+		}
+		if (err == -ESRCH) {
+			erun__drop(x, i);
+			continue;
+		}
+		if (err)
+			return err;
+		i++;
+	}
+	return 0;
+}
+
 /* Sample until stopped: 0, or a negative error. */
-static int erun__loop(struct erun *x, volatile sig_atomic_t *stop)
+static int erun__loop(struct erun *x, volatile sig_atomic_t *stop,
+		      int64_t start)
 {
 	const struct sampler_opts *o = x->o;
-	int64_t start = clock__ns(CLOCK_MONOTONIC);
 	int64_t end = o->duration_s > 0
 			      ? start + (int64_t)(o->duration_s * (double)NSEC)
 			      : INT64_MAX;
-	int64_t flush_at = start + FLUSH_NS, now = start;
+	int64_t flush_at = start + FLUSH_NS, scan_at = start + SCAN_NS;
+	int64_t now = start;
 	int err = 0;
 
 	while (!*stop && now < end) {
@@ -252,18 +305,19 @@ static int erun__loop(struct erun *x, volatile sig_atomic_t *stop)
 			x->st->target_exited = true;
 			return 0;
 		}
-		struct ebpf_counters c;
-		ebpf__counters(x->e, &c);
-		if (now - x->listed_at >= RELIST_NS ||
-		    c.no_thread > x->no_thread) {
-			err = erun__relist(x, now);
-			if (err == -ESRCH) {
-				x->st->target_exited = true;
-				return 0;
-			}
-			if (err)
-				return err;
+		bool gone = false;
+		if ((err = erun__relist(x, now, &gone)))
+			return err;
+		if (gone) {
+			x->st->target_exited = true;
+			return 0;
 		}
+		if (x->all && now >= scan_at) {
+			if ((err = erun__scan(x, now)))
+				return err;
+			scan_at = now + SCAN_NS;
+		}
+		x->st->live_processes = x->nprocs;
 	}
 	return 0;
 }
@@ -272,23 +326,31 @@ static void erun__stats(struct erun *x)
 {
 	struct sampler_stats *st = x->st;
 	struct ebpf_counters c;
+	uint64_t empty = x->gone_empty;
 
 	ebpf__counters(x->e, &c);
-	/* A tick is a perf event that found a Python thread of the target
-	 * on a CPU: it gave a stack, an empty one, or an error. */
+	st->stacks = x->gone_stacks;
+	st->thread_errors = x->gone_errors;
+	for (uint32_t i = 0; i < x->nprocs; i++) {
+		st->stacks += x->procs[i]->stacks;
+		st->thread_errors += x->procs[i]->errors;
+		empty += x->procs[i]->empty;
+	}
+	/* A tick is a perf event that found a Python thread of a sampled
+	 * process on a CPU: it gave a stack, an empty one, or an error. */
 	st->ticks = c.events - c.no_thread;
 	st->samples = st->stacks;
 	st->states_read = st->running = st->stacks;
-	st->empty = x->empty;
-	uint64_t ok = st->stacks + x->empty + st->thread_errors;
+	st->empty = empty;
+	uint64_t ok = st->stacks + empty + st->thread_errors;
 	st->errors = st->ticks > ok ? st->ticks - ok : 0;
-	st->live_processes = 1;
-	st->processes = 1;
+	st->live_processes = x->nprocs;
 }
 
-int ebpf__run(struct py_target *t, struct trie *trie,
-	      const struct sampler_opts *o, struct sampler_stats *st,
-	      volatile sig_atomic_t *stop)
+/* Sample t, or with t NULL every Python process of the host. */
+static int erun__run(struct py_target *t, struct trie *trie,
+		     const struct sampler_opts *o, struct sampler_stats *st,
+		     volatile sig_atomic_t *stop)
 {
 	struct erun *x;
 	int err;
@@ -300,23 +362,19 @@ int ebpf__run(struct py_target *t, struct trie *trie,
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	*x = (struct erun){.t = t, .o = o, .st = st, .trie = trie};
+	*x = (struct erun){.o = o, .st = st, .trie = trie, .all = !t};
 	int64_t cpu0 = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
 	int64_t start = clock__ns(CLOCK_MONOTONIC);
-	if ((err = py_walker__new(t, &x->w)) ||
-	    (err = py_resolver__new(t, &x->r)) ||
-	    (err = ebpf__open(o->rate_hz, &x->e)) ||
-	    (err = ebpf__add_proc(x->e, t->pid, t->layout, t->frame_type)))
+	if ((err = ebpf__open(o->rate_hz, &x->e)))
 		goto out;
-	err = erun__relist(x, start);
-	if (err == -ESRCH) {
-		st->target_exited = true;
-		err = 0;
-		goto out;
-	}
+	err = t ? erun__add_proc(x, t, false, start) : erun__scan(x, start);
 	if (err)
 		goto out;
-	err = erun__loop(x, stop);
+	if (t && !x->nprocs) {
+		st->target_exited = true;
+		goto out;
+	}
+	err = erun__loop(x, stop, start);
 	/* What the ring buffer still holds was sampled too. */
 	if (ebpf__take(x->e) >= 0) {
 		int ferr = erun__flush(x);
@@ -326,12 +384,25 @@ int ebpf__run(struct py_target *t, struct trie *trie,
 	st->elapsed_ns = clock__ns(CLOCK_MONOTONIC) - start;
 	st->cpu_ns = clock__ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 out:
+	while (x->nprocs)
+		erun__drop(x, x->nprocs - 1);
 	ebpf__free(x->e);
-	py_resolver__free(x->r);
-	py_walker__free(x->w);
-	mem_batch__free(&x->batch);
-	free(x->th);
+	free(x->skip);
+	free(x->recs);
 	free(x->stacks);
 	free(x);
 	return err;
+}
+
+int ebpf__run(struct py_target *t, struct trie *trie,
+	      const struct sampler_opts *o, struct sampler_stats *st,
+	      volatile sig_atomic_t *stop)
+{
+	return erun__run(t, trie, o, st, stop);
+}
+
+int ebpf__run_all(struct trie *trie, const struct sampler_opts *o,
+		  struct sampler_stats *st, volatile sig_atomic_t *stop)
+{
+	return erun__run(NULL, trie, o, st, stop);
 }

@@ -3,6 +3,7 @@
  * the eBPF one (record and attach, on-CPU only: it samples from a
  * CPU-clock perf event, so cpu mode is implied and other modes, and the
  * options that need the ptrace reader, are refused with exit code 2).
+ * record --all (every Python process of the host) implies it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 int cli__backend_parse(const char *name, struct cli_opts *o)
 {
+	o->backend_set = true;
 	if (!strcmp(name, "ptrace")) {
 		o->backend = CLI_BACKEND_PTRACE;
 	} else if (!strcmp(name, "ebpf")) {
@@ -44,6 +46,16 @@ static const char *backend__refused(const struct cli_opts *o)
 
 int cli__backend_check(struct cli_opts *o, const char *cmd)
 {
+	if (o->all) {
+		/* Every process of a host: only the kernel can afford it. */
+		if (strcmp(cmd, "record") != 0 ||
+		    (o->backend_set && o->backend != CLI_BACKEND_EBPF)) {
+			fprintf(stderr, "psample: --all works with record and "
+					"--backend ebpf only\n");
+			return PS_EXIT_USAGE;
+		}
+		o->backend = CLI_BACKEND_EBPF;
+	}
 	if (o->backend != CLI_BACKEND_EBPF)
 		return 0;
 	if (strcmp(cmd, "record") != 0 && strcmp(cmd, "attach") != 0) {
@@ -67,6 +79,8 @@ int cli__backend_run(const struct cli_opts *o, pid_t pid, struct py_target *t,
 		     struct trie *trie, const struct sampler_opts *so,
 		     struct sampler_stats *st, volatile sig_atomic_t *stop)
 {
+	if (o->all)
+		return ebpf__run_all(trie, so, st, stop);
 	if (o->backend == CLI_BACKEND_EBPF)
 		return ebpf__run(t, trie, so, st, stop);
 	return sampler__run(pid, t, trie, so, st, stop);

@@ -19,7 +19,8 @@ int cli__backend_parse(const char *name, struct cli_opts *o);
  * record or attach, cpu mode, which it sets): 0 or an exit code. */
 int cli__backend_check(struct cli_opts *o, const char *cmd);
 
-/* Sample with the chosen backend: sampler__run's contract. */
+/* Sample with the chosen backend: sampler__run's contract (t is NULL
+ * with --all, pid 0). */
 int cli__backend_run(const struct cli_opts *o, pid_t pid, struct py_target *t,
 		     struct trie *trie, const struct sampler_opts *so,
 		     struct sampler_stats *st, volatile sig_atomic_t *stop);

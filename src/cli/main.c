@@ -21,6 +21,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: psample record [options] -- COMMAND [ARG...]\n"
+		"       psample record --all [options]   (every Python "
+		"process; --backend ebpf)\n"
 		"       psample attach --pid PID [options]\n"
 		"       psample dump --pid PID [--json]\n"
 		"       psample top --pid PID | top [options] -- COMMAND "
@@ -90,6 +92,7 @@ enum {
 	OPT_POISSON,
 	OPT_SUBPROCESSES,
 	OPT_BACKEND,
+	OPT_ALL,
 };
 
 static const struct option long_opts[] = {
@@ -109,6 +112,7 @@ static const struct option long_opts[] = {
 	{"poisson", no_argument, NULL, OPT_POISSON},
 	{"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
 	{"backend", required_argument, NULL, OPT_BACKEND},
+	{"all", no_argument, NULL, OPT_ALL},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -187,6 +191,7 @@ static int parse(int argc, char **argv, struct cli_opts *o)
 			if (cli__backend_parse(optarg, o))
 				return -1;
 			break;
+		case OPT_ALL: o->all = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -227,7 +232,12 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "top") && (o.argv[0] || !o.pid))
 		return cli__top(&o);
 	if (!strcmp(cmd, "record")) {
-		if (!o.argv[0]) {
+		if (o.all && o.argv[0]) {
+			fprintf(stderr, "psample: record --all takes no "
+					"command\n");
+			return PS_EXIT_USAGE;
+		}
+		if (!o.argv[0] && !o.all) {
 			fprintf(stderr, "psample: record needs a command: "
 					"psample record -- python3 app.py\n");
 			return PS_EXIT_USAGE;

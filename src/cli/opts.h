@@ -30,6 +30,8 @@ struct cli_opts {
 	/* Which reader samples (record, attach): enum cli_backend. */
 	int backend;
 	bool mode_set; /* --mode was given */
+	bool backend_set; /* --backend was given */
+	bool all; /* record --all: every Python process (eBPF backend) */
 };
 
 enum cli_backend {

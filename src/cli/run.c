@@ -101,6 +101,9 @@ static void run__summary(const struct cli_opts *o,
 		  "threads that could not be paused");
 	if (kinds[0])
 		fprintf(stderr, "psample: errors by kind: %s\n", kinds);
+	if (o->all)
+		fprintf(stderr, "psample: %llu Python processes sampled\n",
+			(unsigned long long)st->processes);
 	if (o->subprocesses) {
 		run__root(meta, st);
 		fprintf(stderr,
@@ -149,7 +152,8 @@ static int run__profile(struct cli_opts *o, pid_t pid, struct py_target *t,
 	cli__sampler_opts(o, child, &so);
 	so.warn_behind = !o->quiet;
 	start_wall = clock__ns(CLOCK_REALTIME);
-	proc__cmdline(pid, cmdline, sizeof(cmdline));
+	if (pid) /* else --all: every process, each under its own root */
+		proc__cmdline(pid, cmdline, sizeof(cmdline));
 
 	int err = cli__backend_run(o, pid, t, trie, &so, st, &cli_stop);
 	if (st->child_reaped)
@@ -157,7 +161,8 @@ static int run__profile(struct cli_opts *o, pid_t pid, struct py_target *t,
 	if (cli__refused(err, st)) {
 		/* Refused at start: nothing was sampled. */
 		trie__free(trie);
-		return cli__start_error(err, o, pid, t);
+		return pid ? cli__start_error(err, o, pid, t)
+			   : cli__fail(err, 0, "record --all");
 	}
 	if (err) {
 		/* Keep going: what was sampled is still written. */
@@ -282,6 +287,13 @@ int cli__record(struct cli_opts *o)
 	struct sampler_stats st = {0};
 	int rc;
 
+	if (o->all) {
+		/* Every Python process of the host: no command, no target. */
+		if ((rc = cli__outputs(o, getpid(), NULL, &ro)))
+			return rc;
+		cli__catch_signals();
+		return run__profile(o, 0, NULL, &ro, 0, &st);
+	}
 	/* Check the output path before starting anything; the default
 	 * name needs the child's pid, so check its directory then. */
 	if ((rc = cli__outputs(o, getpid(), NULL, &ro)) ||

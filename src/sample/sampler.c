@@ -147,6 +147,12 @@ int sampler__add_stack(struct trie *trie, const struct py_thread *th,
 	return stack__add(trie, NULL, NO_FRAME, th, thread_name, NULL, 1);
 }
 
+int sampler__add_proc_stack(struct trie *trie, uint32_t proc,
+			    const struct py_thread *th, const char *thread_name)
+{
+	return stack__add(trie, NULL, proc, th, thread_name, NULL, 1);
+}
+
 /*
  * What the sampler keeps per thread of a process: the name it gave the
  * OS, read once, and its stat file.
