@@ -7,9 +7,11 @@
  *
  * Records are taken and named in batches every FLUSH_NS: one wake-up,
  * and per process one read of the hot code headers and one of the new
- * ones per batch, not per sample.  Thread lists are read again every
- * RELIST_NS, and at the next batch after the program met a thread of a
- * sampled process that the map does not hold (one that just started).
+ * ones per batch, not per sample.  Thread lists are read again at the
+ * next batch after the program met a thread of a sampled process that
+ * the map does not hold (one that just started), or one whose entry no
+ * longer checks out (its thread ended and the tid was reused), and every
+ * RELIST_NS besides, to drop the entries of threads that ended.
  * With --all, /proc is looked over every SCAN_NS; a process is known by
  * its pid with its start time and exec identity (proc__identity), so an
  * exec or a reused pid is a new process.
@@ -30,7 +32,7 @@
 
 #define NSEC 1000000000LL
 #define FLUSH_NS (100 * 1000 * 1000LL)
-#define RELIST_NS (1000 * 1000 * 1000LL)
+#define RELIST_NS (10 * 1000 * 1000 * 1000LL)
 #define SCAN_NS (1000 * 1000 * 1000LL)
 #define MAX_PROCS 256 /* the program's process map holds as many */
 
@@ -52,7 +54,9 @@ struct erun {
 	uint32_t nprocs;
 	struct eskip *skip;
 	uint32_t nskip, cap_skip;
-	uint64_t no_thread; /* the program's count at the last listing */
+	/* The program's counts of threads not in the map and of entries
+	 * that did not check out, at the last listing. */
+	uint64_t no_thread, mismatch;
 	/* Of processes no longer sampled. */
 	uint64_t gone_stacks, gone_errors, gone_empty;
 	const struct ebpf_record **recs;
@@ -253,8 +257,9 @@ static int erun__relist(struct erun *x, int64_t now, bool *gone)
 	int err;
 
 	ebpf__counters(x->e, &c);
-	bool missed = c.no_thread > x->no_thread;
+	bool missed = c.no_thread > x->no_thread || c.mismatch > x->mismatch;
 	x->no_thread = c.no_thread;
+	x->mismatch = c.mismatch;
 	for (uint32_t i = 0; i < x->nprocs;) {
 		struct eproc *p = x->procs[i];
 		if (!missed && now - p->listed_at < RELIST_NS) {
