@@ -21,6 +21,13 @@
 char LICENSE[] SEC("license") = "GPL";
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct psb_config);
+} pidns SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PSB_MAX_PROCS);
 	__type(key, u32);
@@ -161,16 +168,39 @@ static s64 tstate__frame(const struct py_layout *l, const uint8_t *ts)
 	return (s64)f;
 }
 
+/* The interrupted task's tgid and tid in psample's pid namespace; false
+ * for the idle task, or a task outside that namespace. */
+static bool task__ids(u32 *tgid, u32 *tid)
+{
+	u32 zero = 0;
+	const struct psb_config *cfg = bpf_map_lookup_elem(&pidns, &zero);
+	u64 id = bpf_get_current_pid_tgid();
+
+	if (!(u32)id)
+		return false; /* idle */
+	if (cfg && cfg->pidns_ino) {
+		struct bpf_pidns_info ns;
+		if (bpf_get_ns_current_pid_tgid(cfg->pidns_dev, cfg->pidns_ino,
+						&ns, sizeof(ns)))
+			return false;
+		*tgid = ns.tgid;
+		*tid = ns.pid;
+		return *tid != 0;
+	}
+	*tgid = id >> 32;
+	*tid = (u32)id;
+	return true;
+}
+
 SEC("perf_event")
 int psample_sample(void *ctx)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tgid = id >> 32, tid = (u32)id, zero = 0;
+	u32 tgid, tid, zero = 0;
 	const struct psb_proc *proc;
 	const struct psb_thread *th;
 
 	(void)ctx;
-	if (!tid)
+	if (!task__ids(&tgid, &tid))
 		return 0;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
 	if (!proc)

@@ -23,7 +23,17 @@
  * on two CPUs; a power of two of pages. */
 #define PSB_RINGBUF_BYTES (16u << 20)
 
-/* Per process (key: tgid as the host sees it). */
+/*
+ * The pid namespace psample runs in (the one its /proc numbers
+ * processes in), so the program names tasks as psample does, in a
+ * container too.  ino 0: the ids the kernel's root namespace gives.
+ */
+struct psb_config {
+	uint64_t pidns_dev;
+	uint64_t pidns_ino;
+};
+
+/* Per process (key: tgid as psample's /proc numbers it). */
 struct psb_proc {
 	struct py_layout layout;
 	/* &PyFrame_Type where frames are objects (3.8-3.10), else 0: a
@@ -31,7 +41,7 @@ struct psb_proc {
 	uint64_t frame_type;
 };
 
-/* Per thread (key: tid as the host sees it): filled from the
+/* Per thread (key: tid as psample's /proc numbers it): filled from the
  * interpreter's thread list. */
 struct psb_thread {
 	uint64_t tstate;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,7 +37,7 @@ struct ebpf {
 	 * calls (the skeleton's would work as well). */
 	struct bpf_object *obj;
 	struct bpf_program *prog;
-	struct bpf_map *procs, *threads, *samples, *events, *counters;
+	struct bpf_map *config, *procs, *threads, *samples, *events, *counters;
 	struct bpf_link **links;
 	uint32_t nlinks;
 	struct ring_buffer *rb;
@@ -186,6 +187,26 @@ static int ebpf__on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * Tasks are named by the ids of psample's own pid namespace, the ones
+ * its /proc shows: in a container that is not the kernel's root one.
+ */
+static int ebpf__set_pidns(struct ebpf *e)
+{
+	struct psb_config c = {0};
+	struct stat st;
+	uint32_t key = 0;
+
+	if (stat("/proc/self/ns/pid", &st) == 0) {
+		c.pidns_dev = (uint64_t)st.st_dev;
+		c.pidns_ino = (uint64_t)st.st_ino;
+	}
+	if (bpf_map__update_elem(e->config, &key, sizeof(key), &c, sizeof(c),
+				 BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 /* A CPU-clock perf event on cpu every period_ns, its fd or -errno. */
 static int perf__open(int cpu, uint64_t period_ns)
 {
@@ -262,13 +283,14 @@ int ebpf__open(double rate_hz, struct ebpf **out)
 		return ebpf__load_error(err);
 	}
 	e->prog = bpf_object__find_program_by_name(e->obj, "psample_sample");
+	e->config = bpf_object__find_map_by_name(e->obj, "pidns");
 	e->procs = bpf_object__find_map_by_name(e->obj, "procs");
 	e->threads = bpf_object__find_map_by_name(e->obj, "threads");
 	e->samples = bpf_object__find_map_by_name(e->obj, "samples");
 	e->events = bpf_object__find_map_by_name(e->obj, "events");
 	e->counters = bpf_object__find_map_by_name(e->obj, "counters");
-	if (!e->prog || !e->procs || !e->threads || !e->samples || !e->events ||
-	    !e->counters) {
+	if (!e->prog || !e->config || !e->procs || !e->threads || !e->samples ||
+	    !e->events || !e->counters) {
 		ebpf__free(e);
 		return -ENOENT;
 	}
@@ -278,7 +300,7 @@ int ebpf__open(double rate_hz, struct ebpf **out)
 		ebpf__free(e);
 		return err;
 	}
-	if ((err = ebpf__attach(e, rate_hz))) {
+	if ((err = ebpf__set_pidns(e)) || (err = ebpf__attach(e, rate_hz))) {
 		ebpf__free(e);
 		return err;
 	}

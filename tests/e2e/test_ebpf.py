@@ -12,6 +12,8 @@
 - record --all: processes of different versions at once, and one that
   starts during the run, each under its own process root with its own
   functions only;
+- psample in a pid namespace of its own (a container without the host's
+  pids) names the tasks as its /proc does, and samples;
 - kill -9 of psample mid-run leaves no BPF program behind;
 - without the privileges (root dropped to nobody) it says which it needs,
   in one line, exit 12.
@@ -270,6 +272,26 @@ def check_all(tap, its, d):
            "samples %s; wrong %s; %s %s" % (seen, wrong[:3], bad, err))
 
 
+def check_pidns(tap, it, d):
+    unshare = shutil.which("unshare")
+    if not unshare:
+        tap.skip("--backend ebpf in a pid namespace", "no unshare")
+        return
+    out = os.path.join(d, "pidns.folded")
+    r = subprocess.run([unshare, "--pid", "--fork", "--mount-proc",
+                        common.PSAMPLE, "record", "--backend", "ebpf", "-f",
+                        "folded", "-o", out, "--", it.path, RATIO, "1.5"],
+                       capture_output=True, text=True, timeout=60)
+    stacks, bad = (common.read_folded(out) if os.path.exists(out)
+                   else ([], ["no profile: rc %d %s" % (r.returncode,
+                                                        r.stderr)]))
+    burn = sum(c for s, c in stacks
+               if common.frame_name(s[-1]) == common.py_name(it, "burn"))
+    tap.ok(not bad and burn >= 30,
+           "psample in its own pid namespace samples %s (%d in burn)"
+           % (common.label(it), burn), "%s %s" % (bad, r.stderr))
+
+
 def check_kill(tap, it, d):
     bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
     if not os.path.exists(bpftool):
@@ -349,6 +371,7 @@ def main():
         check_threads(tap, it, d)
     if supported:
         check_all(tap, supported, d)
+        check_pidns(tap, supported[0], d)
         check_kill(tap, supported[-1], d)
     check_noperm(tap)
     tap.done()
