@@ -5,7 +5,9 @@
  * program's tid map, and the records the program sends named and added
  * to the trie.
  *
- * Records are taken and named in batches every FLUSH_NS: one wake-up,
+ * Records are taken and named in batches every FLUSH_NS (FLUSH_ALL_NS
+ * with --all, where each batch costs reads in many processes): one
+ * wake-up,
  * and per process one read of the hot code headers and one of the new
  * ones per batch, not per sample.  Thread lists are read again at the
  * next batch after the program met a thread of a sampled process that
@@ -31,7 +33,10 @@
 #include "eproc.h"
 
 #define NSEC 1000000000LL
-#define FLUSH_NS (100 * 1000 * 1000LL)
+/* A record is named by reading its process: what a process sampled in
+ * its last batch before it exits is lost, so batches are short. */
+#define FLUSH_NS (20 * 1000 * 1000LL)
+#define FLUSH_ALL_NS (100 * 1000 * 1000LL)
 #define RELIST_NS (10 * 1000 * 1000 * 1000LL)
 #define SCAN_NS (1000 * 1000 * 1000LL)
 #define MAX_PROCS 256 /* the program's process map holds as many */
@@ -290,7 +295,8 @@ static int erun__loop(struct erun *x, volatile sig_atomic_t *stop,
 	int64_t end = o->duration_s > 0
 			      ? start + (int64_t)(o->duration_s * (double)NSEC)
 			      : INT64_MAX;
-	int64_t flush_at = start + FLUSH_NS, scan_at = start + SCAN_NS;
+	int64_t every = x->all ? FLUSH_ALL_NS : FLUSH_NS;
+	int64_t flush_at = start + every, scan_at = start + SCAN_NS;
 	int64_t now = start;
 	int err = 0;
 
@@ -305,7 +311,7 @@ static int erun__loop(struct erun *x, volatile sig_atomic_t *stop,
 			continue;
 		if ((err = ebpf__take(x->e)) < 0 || (err = erun__flush(x)))
 			return err;
-		flush_at = now + FLUSH_NS;
+		flush_at = now + every;
 		if (erun__child_done(x)) {
 			x->st->target_exited = true;
 			return 0;
