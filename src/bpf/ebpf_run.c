@@ -40,6 +40,7 @@
 #define RELIST_NS (10 * 1000 * 1000 * 1000LL)
 #define SCAN_NS (1000 * 1000 * 1000LL)
 #define MAX_PROCS 256 /* the program's process map holds as many */
+#define YOUNG_NS (5 * NSEC)
 
 /* A process --all looked at that is not sampled (not Python, not
  * supported): not looked at again while it is the same process. */
@@ -189,12 +190,29 @@ static int erun__skip(struct erun *x, pid_t pid, const struct proc_identity *id)
 	return 0;
 }
 
+/* How long ago a process started, or INT64_MAX if unknown. */
+static int64_t proc__age(const struct proc_identity *id)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (hz <= 0)
+		return INT64_MAX;
+	return clock__ns(CLOCK_BOOTTIME) - (int64_t)(id->start * (NSEC / hz));
+}
+
 /* --all: look at a process not seen before; sample it if it is Python. */
 static int erun__probe(struct erun *x, pid_t pid,
 		       const struct proc_identity *id, int64_t now)
 {
 	struct py_target *t;
+	int64_t age = proc__age(id);
 	int err = py_target__open(pid, &t);
+
+	/* Not (yet) an interpreter, or one still starting (its lists not
+	 * set up, so its layout does not check out yet): looked at again
+	 * next time while it is young, as record waits for its command. */
+	if (err && age < YOUNG_NS)
+		return 0;
 
 	if (err == -PS_EUNSUPPORTED || err == -PS_EBADLAYOUT) {
 		char cmdline[256] = "";
