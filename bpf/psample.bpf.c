@@ -50,10 +50,20 @@ struct {
 	__type(value, struct psb_sample);
 } samples SEC(".maps");
 
-/* Bytes read from the target: a thread state or a frame, with room for
- * the last word at the largest masked offset (PY_OFF). */
+/*
+ * 3.11+: frames sit in data-stack chunks, each caller below its callee,
+ * so one read of WINDOW bytes ending where a frame ends holds several of
+ * its callers too: a walk makes a few reads, not one per frame.  A power
+ * of two: offsets into it are masked.
+ */
+#define WINDOW 2048
+
+/* Bytes read from the target, each with room for the last word at the
+ * largest masked offset (PY_OFF): a thread state or a frame, and a
+ * window of a data-stack chunk. */
 struct rbuf {
 	uint8_t b[PY_MAX_READ + 8];
+	uint8_t w[WINDOW + PY_MAX_READ + 8];
 };
 
 struct {
@@ -92,9 +102,37 @@ static u32 read_size(u32 n)
 struct walk {
 	const struct psb_proc *proc;
 	struct psb_sample *s;
-	uint8_t *buf;
+	struct rbuf *buf;
 	u64 frame;
+	u64 wbase, wlen; /* the window: wlen bytes at wbase, in buf->w */
 };
+
+/* The fr_size bytes of frame f, or NULL when they cannot be read. */
+static const uint8_t *walk__bytes(struct walk *w, const struct py_layout *l)
+{
+	u64 f = w->frame, sz = read_size(l->fr_size);
+
+	if (l->flags & PY_L_CHUNKS) {
+		if (f >= w->wbase && f + sz <= w->wbase + w->wlen)
+			return w->buf->w + ((f - w->wbase) & (WINDOW - 1));
+		/* Not below the frame's own page: what lies before the
+		 * chunk may be unmapped, and the read would fault. */
+		u64 start = f + sz > WINDOW ? f + sz - WINDOW : 0;
+		if (start < (f & ~4095ull))
+			start = f & ~4095ull;
+		u64 len = f + sz - start;
+		if (len > WINDOW)
+			len = WINDOW;
+		if (!bpf_probe_read_user(w->buf->w, len, (const void *)start)) {
+			w->wbase = start;
+			w->wlen = len;
+			return w->buf->w + ((f - start) & (WINDOW - 1));
+		}
+	}
+	if (bpf_probe_read_user(w->buf->b, sz, (const void *)f))
+		return NULL;
+	return w->buf->b;
+}
 
 /* One frame of the walk (a bpf_loop callback): 0 goes on, 1 stops. */
 static long walk__frame(u32 i, void *arg)
@@ -112,18 +150,18 @@ static long walk__frame(u32 i, void *arg)
 		s->flags |= PSB_F_TRUNCATED;
 		return 1;
 	}
-	if (bpf_probe_read_user(w->buf, read_size(l->fr_size),
-				(const void *)w->frame)) {
+	const uint8_t *fb = walk__bytes(w, l);
+	if (!fb) {
 		s->flags |= PSB_F_READ_ERR;
 		return 1;
 	}
 	/* A frame object freed and reused since it was linked. */
 	if ((l->flags & PY_L_FRAME_OBJECT) && w->proc->frame_type &&
-	    py__u64(w->buf, l->ob_type) != w->proc->frame_type) {
+	    py__u64(fb, l->ob_type) != w->proc->frame_type) {
 		s->flags |= PSB_F_CORRUPT;
 		return 1;
 	}
-	pyframe__decode(l, w->buf, &rf);
+	pyframe__decode(l, fb, &rf);
 	if (!pyframe__owner_ok(l, &rf)) {
 		s->flags |= PSB_F_CORRUPT;
 		return 1;
@@ -133,7 +171,7 @@ static long walk__frame(u32 i, void *arg)
 		marks = PY_RAW_SHIM;
 	else if (!rf.code)
 		marks = PY_RAW_NOCODE;
-	else if (pyframe__is_entry(l, w->buf))
+	else if (pyframe__is_entry(l, fb))
 		marks = PY_RAW_ENTRY;
 	/* The frame above a shim is the first of an eval loop entered
 	 * from C. */
@@ -250,7 +288,7 @@ int psample_sample(void *ctx)
 	s->time_ns = bpf_ktime_get_ns();
 	s->nframes = 0;
 	s->flags = 0;
-	struct walk w = {.proc = proc, .s = s, .buf = buf->b, .frame = f};
+	struct walk w = {.proc = proc, .s = s, .buf = buf, .frame = f};
 	/* One more turn than frames: the last finds the stack deeper. */
 	bpf_loop(PSB_MAX_FRAMES + 1, walk__frame, &w, 0);
 	if (s->flags & (PSB_F_READ_ERR | PSB_F_CORRUPT))
