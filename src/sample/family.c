@@ -15,7 +15,7 @@
 
 #include "psample/clock.h"
 #include "psample/error.h"
-#include "family.h"
+#include "psample/family.h"
 
 #define FAMILY_MAX 512
 #define NSEC 1000000000LL

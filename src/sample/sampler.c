@@ -33,7 +33,7 @@
 #include "psample/proc.h"
 #include "psample/sampler.h"
 #include "psample/table.h"
-#include "family.h"
+#include "psample/family.h"
 
 #define NSEC 1000000000LL
 /* How often the family is looked over: for new children, and for execs
