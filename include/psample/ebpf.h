@@ -85,12 +85,14 @@ void ebpf__clear(struct ebpf *e);
 void ebpf__counters(const struct ebpf *e, struct ebpf_counters *c);
 
 /*
- * The sampling loop of this backend, with sampler__run's contract: the
- * target t in cpu mode (o->mode must be SAMPLER_CPU; no --blocking,
- * --idle, --subprocesses or --poisson) into trie until *stop, the
- * duration or the target's end.  The errors of ebpf__open at start.
+ * The sampling loop of this backend, with sampler__run's contract: pid,
+ * whose interpreter is t, in cpu mode (o->mode must be SAMPLER_CPU; no
+ * --blocking, --idle or --poisson) into trie until *stop, the duration
+ * or the target's end; with o->subprocesses its Python descendants too,
+ * each under a process root, and t may be NULL (pid not yet Python).
+ * The errors of ebpf__open at start.
  */
-int ebpf__run(struct py_target *t, struct trie *trie,
+int ebpf__run(pid_t pid, struct py_target *t, struct trie *trie,
 	      const struct sampler_opts *o, struct sampler_stats *st,
 	      volatile sig_atomic_t *stop);
 

@@ -25,10 +25,11 @@ const char *ebpf__why(void)
 	return "this psample was built without it (meson -Dbpf)";
 }
 
-int ebpf__run(struct py_target *t, struct trie *trie,
+int ebpf__run(pid_t pid, struct py_target *t, struct trie *trie,
 	      const struct sampler_opts *o, struct sampler_stats *st,
 	      volatile sig_atomic_t *stop)
 {
+	(void)pid;
 	(void)t;
 	(void)trie;
 	(void)o;
@@ -40,5 +41,5 @@ int ebpf__run(struct py_target *t, struct trie *trie,
 int ebpf__run_all(struct trie *trie, const struct sampler_opts *o,
 		  struct sampler_stats *st, volatile sig_atomic_t *stop)
 {
-	return ebpf__run(NULL, trie, o, st, stop);
+	return ebpf__run(0, NULL, trie, o, st, stop);
 }

@@ -16,7 +16,9 @@
  * RELIST_NS besides, to drop the entries of threads that ended.
  * With --all, /proc is looked over every SCAN_NS; a process is known by
  * its pid with its start time and exec identity (proc__identity), so an
- * exec or a reused pid is a new process.
+ * exec or a reused pid is a new process.  With --subprocesses the
+ * processes are the target's family (family.h), as the ptrace backend
+ * finds them, looked at after every batch.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include "psample/clock.h"
 #include "psample/ebpf.h"
 #include "psample/error.h"
+#include "psample/family.h"
 #include "eproc.h"
 
 #define NSEC 1000000000LL
@@ -56,6 +59,7 @@ struct erun {
 	struct trie *trie;
 	struct ebpf *e;
 	bool all;
+	struct family *fam; /* --subprocesses: the processes sampled */
 	struct eproc *procs[MAX_PROCS];
 	uint32_t nprocs;
 	struct eskip *skip;
@@ -272,6 +276,55 @@ static int erun__scan(struct erun *x, int64_t now)
 	return err;
 }
 
+/* --subprocesses: a member of the family goes (exit, exec, the end). */
+static void erun__release(void *arg, struct member *m)
+{
+	struct erun *x = arg;
+
+	for (uint32_t i = 0; m->priv && i < x->nprocs; i++) {
+		if (x->procs[i] == m->priv) {
+			erun__drop(x, i);
+			break;
+		}
+	}
+	m->priv = NULL;
+}
+
+/* --subprocesses: sample the members that have become Python.  Each is
+ * under its process root, as with the ptrace backend. */
+static int erun__adopt(struct erun *x, int64_t now)
+{
+	for (uint32_t i = 0; i < family__count(x->fam); i++) {
+		struct member *m = family__member(x->fam, i);
+		struct eproc *p;
+		if (m->state != MEMBER_PYTHON || m->priv)
+			continue;
+		if (x->nprocs == MAX_PROCS)
+			return 0; /* the program's map is full */
+		int err = eproc__new(x->e, m->t, false, x->trie, true, now, &p);
+		if (err)
+			return err;
+		x->procs[x->nprocs++] = p;
+		m->priv = p;
+		err = eproc__relist(p, x->e, now);
+		if (err && err != -ESRCH)
+			return err;
+	}
+	return 0;
+}
+
+/* --subprocesses: the family looked at again; *gone once its root is. */
+static int erun__follow(struct erun *x, int64_t now, bool *gone)
+{
+	int err = family__scan(x->fam, now);
+
+	if (err == -ESRCH) {
+		*gone = true;
+		return 0;
+	}
+	return err ? err : erun__adopt(x, now);
+}
+
 /* The thread lists due for a new look: 0, or a negative error.  With a
  * single target, its end stops the run (*gone). */
 static int erun__relist(struct erun *x, int64_t now, bool *gone)
@@ -290,6 +343,11 @@ static int erun__relist(struct erun *x, int64_t now, bool *gone)
 			continue;
 		}
 		err = eproc__relist(p, x->e, now);
+		if (err == -ESRCH && x->fam) {
+			/* Gone: the family's next look drops it. */
+			i++;
+			continue;
+		}
 		if (err == -ESRCH && !x->all) {
 			*gone = true;
 			return 0;
@@ -337,6 +395,8 @@ static int erun__loop(struct erun *x, volatile sig_atomic_t *stop,
 		bool gone = false;
 		if ((err = erun__relist(x, now, &gone)))
 			return err;
+		if (!gone && x->fam && (err = erun__follow(x, now, &gone)))
+			return err;
 		if (gone) {
 			x->st->target_exited = true;
 			return 0;
@@ -374,10 +434,22 @@ static void erun__stats(struct erun *x)
 	uint64_t ok = st->stacks + empty + st->thread_errors;
 	st->errors = st->ticks > ok ? st->ticks - ok : 0;
 	st->live_processes = x->nprocs;
+	if (x->fam) {
+		struct family_stats fs;
+		family__stats(x->fam, &fs);
+		st->processes = fs.pythons;
+		st->ignored = fs.ignored;
+		st->root_python = fs.root_python;
+		st->root_err = fs.root_err;
+		memcpy(st->root_version, fs.root_version,
+		       sizeof(st->root_version));
+	}
 }
 
-/* Sample t, or with t NULL every Python process of the host. */
-static int erun__run(struct py_target *t, struct trie *trie,
+/* Sample pid, whose interpreter is t (NULL: not yet Python, with
+ * --subprocesses), or with all every Python process of the host. */
+static int erun__run(pid_t pid, struct py_target *t, bool all,
+		     struct trie *trie,
 		     const struct sampler_opts *o, struct sampler_stats *st,
 		     volatile sig_atomic_t *stop)
 {
@@ -385,21 +457,33 @@ static int erun__run(struct py_target *t, struct trie *trie,
 	int err;
 
 	memset(st, 0, sizeof(*st));
-	if (o->mode != SAMPLER_CPU || o->blocking || o->idle ||
-	    o->subprocesses || o->poisson)
+	if (o->mode != SAMPLER_CPU || o->blocking || o->idle || o->poisson ||
+	    (all && o->subprocesses) || (!all && !t && !o->subprocesses))
 		return -EINVAL;
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	*x = (struct erun){.o = o, .st = st, .trie = trie, .all = !t};
+	*x = (struct erun){.o = o, .st = st, .trie = trie, .all = all};
 	int64_t cpu0 = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
 	int64_t start = clock__ns(CLOCK_MONOTONIC);
 	if ((err = ebpf__open(o->rate_hz, &x->e)))
 		goto out;
-	err = t ? erun__add_proc(x, t, false, start) : erun__scan(x, start);
-	if (err)
-		goto out;
-	if (t && !x->nprocs) {
+	if (o->subprocesses) {
+		bool gone = false;
+		err = family__new(pid, t, true, erun__release, x, &x->fam);
+		if (!err)
+			err = erun__follow(x, start, &gone);
+		if (!err && gone)
+			st->target_exited = true;
+		if (err || gone)
+			goto out;
+	} else {
+		err = all ? erun__scan(x, start)
+			  : erun__add_proc(x, t, false, start);
+		if (err)
+			goto out;
+	}
+	if (!all && !x->fam && !x->nprocs) {
 		st->target_exited = true;
 		goto out;
 	}
@@ -413,6 +497,7 @@ static int erun__run(struct py_target *t, struct trie *trie,
 	st->elapsed_ns = clock__ns(CLOCK_MONOTONIC) - start;
 	st->cpu_ns = clock__ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 out:
+	family__free(x->fam); /* releases its members' processes */
 	while (x->nprocs)
 		erun__drop(x, x->nprocs - 1);
 	ebpf__free(x->e);
@@ -423,15 +508,15 @@ out:
 	return err;
 }
 
-int ebpf__run(struct py_target *t, struct trie *trie,
+int ebpf__run(pid_t pid, struct py_target *t, struct trie *trie,
 	      const struct sampler_opts *o, struct sampler_stats *st,
 	      volatile sig_atomic_t *stop)
 {
-	return erun__run(t, trie, o, st, stop);
+	return erun__run(pid, t, false, trie, o, st, stop);
 }
 
 int ebpf__run_all(struct trie *trie, const struct sampler_opts *o,
 		  struct sampler_stats *st, volatile sig_atomic_t *stop)
 {
-	return erun__run(NULL, trie, o, st, stop);
+	return erun__run(0, NULL, true, trie, o, st, stop);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "psample/error.h"
+#include "psample/family.h"
 #include "eproc.h"
 
 static struct ethread *eproc__thread(struct eproc *p, pid_t tid)
@@ -44,7 +45,9 @@ int eproc__new(struct ebpf *e, struct py_target *t, bool own_t,
 	p->listed_at = now;
 	proc__identity(t->pid, &p->id);
 	if (root) {
-		char cmdline[1024] = "";
+		/* As long as the ptrace backend's roots (family.h), so the
+		 * two name a process alike. */
+		char cmdline[sizeof(((struct member *)0)->cmdline)] = "";
 		proc__cmdline(t->pid, cmdline, sizeof(cmdline));
 		struct ps_frame f = {.kind = PS_FRAME_PROCESS,
 				     .num = (uint64_t)t->pid,

@@ -2,7 +2,8 @@
  * backend.c - --backend: the ptrace backend (the sampler, every mode) or
  * the eBPF one (record and attach, on-CPU only: it samples from a
  * CPU-clock perf event, so cpu mode is implied and other modes, and the
- * options that need the ptrace reader, are refused with exit code 2).
+ * options that need the ptrace reader, are refused with exit code 2;
+ * --subprocesses works with both).
  * record --all (every Python process of the host) implies it.
  */
 #include <stdio.h>
@@ -18,6 +19,11 @@ int cli__backend_parse(const char *name, struct cli_opts *o)
 	if (!strcmp(name, "ptrace")) {
 		o->backend = CLI_BACKEND_PTRACE;
 	} else if (!strcmp(name, "ebpf")) {
+		if (o->subprocesses) {
+			fprintf(stderr, "psample: --all samples every process "
+					"already; leave out --subprocesses\n");
+			return PS_EXIT_USAGE;
+		}
 		o->backend = CLI_BACKEND_EBPF;
 	} else {
 		fprintf(stderr, "psample: bad backend: %s (ptrace or ebpf)\n",
@@ -37,8 +43,6 @@ static const char *backend__refused(const struct cli_opts *o)
 		return "--idle";
 	if (o->blocking)
 		return "--blocking";
-	if (o->subprocesses)
-		return "--subprocesses";
 	if (o->poisson)
 		return "--poisson";
 	return NULL;
@@ -52,6 +56,11 @@ int cli__backend_check(struct cli_opts *o, const char *cmd)
 		    (o->backend_set && o->backend != CLI_BACKEND_EBPF)) {
 			fprintf(stderr, "psample: --all works with record and "
 					"--backend ebpf only\n");
+			return PS_EXIT_USAGE;
+		}
+		if (o->subprocesses) {
+			fprintf(stderr, "psample: --all samples every process "
+					"already; leave out --subprocesses\n");
 			return PS_EXIT_USAGE;
 		}
 		o->backend = CLI_BACKEND_EBPF;
@@ -82,6 +91,6 @@ int cli__backend_run(const struct cli_opts *o, pid_t pid, struct py_target *t,
 	if (o->all)
 		return ebpf__run_all(trie, so, st, stop);
 	if (o->backend == CLI_BACKEND_EBPF)
-		return ebpf__run(t, trie, so, st, stop);
+		return ebpf__run(pid, t, trie, so, st, stop);
 	return sampler__run(pid, t, trie, so, st, stop);
 }

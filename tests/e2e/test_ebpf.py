@@ -9,6 +9,9 @@
   its innermost frames under [truncated];
 - threads: one that ends and one that starts mid-run are both sampled,
   each under its own root (--threads);
+- --subprocesses: a Pool(4) started by a shell (a root that is not
+  Python), each worker under its own process root with the tasks it
+  ran, as test_subprocesses checks of the ptrace backend;
 - record --all: processes of different versions at once, and one that
   starts during the run, each under its own process root with its own
   functions only;
@@ -22,6 +25,7 @@ Loading BPF needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF:
 without them, or in a psample built without the backend, every check
 that needs it is skipped with the reason.
 """
+import json
 import os
 import re
 import shutil
@@ -31,6 +35,7 @@ import tempfile
 import time
 
 import common
+import test_subprocesses as family
 
 RATIO = os.path.join(common.WORKLOADS, "ratio.py")
 DEEP = os.path.join(common.WORKLOADS, "deep.py")
@@ -66,7 +71,7 @@ def why_not():
 
 def check_options(tap):
     for extra in (["--mode", "wall"], ["--mode", "gil"], ["--idle"],
-                  ["--blocking"], ["--subprocesses"], ["--poisson"]):
+                  ["--blocking"], ["--poisson"]):
         r = common.run(["record", "--backend", "ebpf"] + extra +
                        ["--", "true"])
         lines = r.stderr.strip().splitlines()
@@ -79,7 +84,8 @@ def check_options(tap):
            "dump --backend ebpf is refused, exit 2", r.stderr)
     for args in (["record", "--all", "--", "true"],
                  ["attach", "--all", "--pid", "1"],
-                 ["record", "--all", "--backend", "ptrace"]):
+                 ["record", "--all", "--backend", "ptrace"],
+                 ["record", "--all", "--subprocesses"]):
         r = common.run(args)
         tap.ok(r.returncode == common.EXIT_USAGE,
                "%s is refused, exit 2" % " ".join(args), r.stderr)
@@ -229,6 +235,39 @@ def check_threads(tap, it, d):
     common.judged(tap, "a thread that ends and one that starts are both "
                   "sampled, each under its root, on %s" % common.label(it),
                   measure, lambda v: v >= THREAD_MIN)
+
+
+def check_subprocesses(tap, it, d):
+    name = "%s: --backend ebpf --subprocesses, Pool(4) under sh" % (
+        common.label(it))
+    out = os.path.join(d, "family-%s.folded" % os.path.basename(it.path))
+    r = common.run(["record", "--backend", "ebpf", "--subprocesses", "-r",
+                    "200", "-o", out, "--", "sh", "-c", '"$0" "$1" pool fork',
+                    it.path, family.FAMILY], timeout=180)
+    info = None
+    for line in r.stdout.splitlines():
+        if line.startswith("{"):
+            info = json.loads(line)
+    stacks, bad = (common.read_folded(out) if os.path.exists(out)
+                   else ([], ["no profile written"]))
+    rooted, unrooted = family.roots(stacks)
+    if not tap.ok(r.returncode == 0 and info and stacks and not bad and
+                  not unrooted,
+                  "%s: a profile whose every stack starts with a process "
+                  "root" % name, "rc=%d\n%s\n%s" % (
+                      r.returncode, r.stderr, "\n".join((bad + unrooted)[:5]))):
+        return
+    ran = {int(pid) for pid in info["ran"]}
+    seen = set()
+    for fn in family.TASKS:
+        seen |= set(family.by_function(rooted, fn))
+    # Every worker that ran a task has about a second of it: at 200 Hz on
+    # a CPU, tens of samples at least, even sharing two cores with three
+    # others and a loaded machine.
+    tap.ok(len(ran) >= 2 and seen == ran and info["parent"] not in seen,
+           "%s: the task functions under the roots of the workers that "
+           "ran them, each of them" % name, "parent %d, ran %s, seen %s\n%s"
+           % (info["parent"], sorted(ran), sorted(seen), r.stderr))
 
 
 def check_all(tap, its, d):
@@ -382,6 +421,7 @@ def main():
         check_differential(tap, it, d)
         check_depth(tap, it, d)
         check_threads(tap, it, d)
+        check_subprocesses(tap, it, d)
     if supported:
         check_all(tap, supported, d)
         check_pidns(tap, supported[0], d)
