@@ -363,6 +363,43 @@ static int erun__relist(struct erun *x, int64_t now, bool *gone)
 	return 0;
 }
 
+static void erun__stats(struct erun *x)
+{
+	struct sampler_stats *st = x->st;
+	struct ebpf_counters c;
+	uint64_t empty = x->gone_empty;
+
+	ebpf__counters(x->e, &c);
+	st->stacks = x->gone_stacks;
+	st->thread_errors = x->gone_errors;
+	st->live_threads = 0;
+	for (uint32_t i = 0; i < x->nprocs; i++) {
+		st->live_threads += x->procs[i]->nth;
+		st->stacks += x->procs[i]->stacks;
+		st->thread_errors += x->procs[i]->errors;
+		empty += x->procs[i]->empty;
+	}
+	/* A tick is a perf event that found a Python thread of a sampled
+	 * process on a CPU: it gave a stack, an empty one, or an error. */
+	st->ticks = c.events - c.no_thread;
+	st->samples = st->stacks;
+	st->states_read = st->running = st->stacks;
+	st->empty = empty;
+	uint64_t ok = st->stacks + empty + st->thread_errors;
+	st->errors = st->ticks > ok ? st->ticks - ok : 0;
+	st->live_processes = x->nprocs;
+	if (x->fam) {
+		struct family_stats fs;
+		family__stats(x->fam, &fs);
+		st->processes = fs.pythons;
+		st->ignored = fs.ignored;
+		st->root_python = fs.root_python;
+		st->root_err = fs.root_err;
+		memcpy(st->root_version, fs.root_version,
+		       sizeof(st->root_version));
+	}
+}
+
 /* Sample until stopped: 0, or a negative error. */
 static int erun__loop(struct erun *x, volatile sig_atomic_t *stop,
 		      int64_t start)
@@ -388,6 +425,12 @@ static int erun__loop(struct erun *x, volatile sig_atomic_t *stop,
 		if ((err = ebpf__take(x->e)) < 0 || (err = erun__flush(x)))
 			return err;
 		flush_at = now + every;
+		if (o->on_tick) {
+			/* top: the figures so far, after every batch. */
+			erun__stats(x);
+			if (o->on_tick(o->arg, x->trie, x->st))
+				return 0;
+		}
 		if (erun__child_done(x)) {
 			x->st->target_exited = true;
 			return 0;
@@ -409,41 +452,6 @@ static int erun__loop(struct erun *x, volatile sig_atomic_t *stop,
 		x->st->live_processes = x->nprocs;
 	}
 	return 0;
-}
-
-static void erun__stats(struct erun *x)
-{
-	struct sampler_stats *st = x->st;
-	struct ebpf_counters c;
-	uint64_t empty = x->gone_empty;
-
-	ebpf__counters(x->e, &c);
-	st->stacks = x->gone_stacks;
-	st->thread_errors = x->gone_errors;
-	for (uint32_t i = 0; i < x->nprocs; i++) {
-		st->stacks += x->procs[i]->stacks;
-		st->thread_errors += x->procs[i]->errors;
-		empty += x->procs[i]->empty;
-	}
-	/* A tick is a perf event that found a Python thread of a sampled
-	 * process on a CPU: it gave a stack, an empty one, or an error. */
-	st->ticks = c.events - c.no_thread;
-	st->samples = st->stacks;
-	st->states_read = st->running = st->stacks;
-	st->empty = empty;
-	uint64_t ok = st->stacks + empty + st->thread_errors;
-	st->errors = st->ticks > ok ? st->ticks - ok : 0;
-	st->live_processes = x->nprocs;
-	if (x->fam) {
-		struct family_stats fs;
-		family__stats(x->fam, &fs);
-		st->processes = fs.pythons;
-		st->ignored = fs.ignored;
-		st->root_python = fs.root_python;
-		st->root_err = fs.root_err;
-		memcpy(st->root_version, fs.root_version,
-		       sizeof(st->root_version));
-	}
 }
 
 /* Sample pid, whose interpreter is t (NULL: not yet Python, with

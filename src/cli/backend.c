@@ -52,10 +52,10 @@ int cli__backend_check(struct cli_opts *o, const char *cmd)
 {
 	if (o->all) {
 		/* Every process of a host: only the kernel can afford it. */
-		if (strcmp(cmd, "record") != 0 ||
+		if ((strcmp(cmd, "record") != 0 && strcmp(cmd, "top") != 0) ||
 		    (o->backend_set && o->backend != CLI_BACKEND_EBPF)) {
 			fprintf(stderr, "psample: --all works with record and "
-					"--backend ebpf only\n");
+					"top, and --backend ebpf only\n");
 			return PS_EXIT_USAGE;
 		}
 		if (o->subprocesses) {
@@ -67,9 +67,10 @@ int cli__backend_check(struct cli_opts *o, const char *cmd)
 	}
 	if (o->backend != CLI_BACKEND_EBPF)
 		return 0;
-	if (strcmp(cmd, "record") != 0 && strcmp(cmd, "attach") != 0) {
-		fprintf(stderr, "psample: --backend ebpf works with record "
-				"and attach only\n");
+	if (strcmp(cmd, "record") != 0 && strcmp(cmd, "attach") != 0 &&
+	    strcmp(cmd, "top") != 0) {
+		fprintf(stderr, "psample: --backend ebpf works with record, "
+				"attach and top only\n");
 		return PS_EXIT_USAGE;
 	}
 	const char *no = backend__refused(o);

@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"       psample attach --pid PID [options]\n"
 		"       psample dump --pid PID [--json]\n"
 		"       psample top --pid PID | top [options] -- COMMAND "
-		"[ARG...]\n"
+		"[ARG...] | top --all\n"
 		"       psample convert IN.psample... -f FORMAT[,FORMAT] "
 		"[-o OUT] [options]\n"
 		"       psample diff BASE.psample NEW.psample [-o diff.svg] "

@@ -26,6 +26,7 @@
 #include "psample/target.h"
 #include "psample/sampler.h"
 #include "psample/trie.h"
+#include "backend.h"
 #include "commands.h"
 #include "fail.h"
 #include "job.h"
@@ -104,8 +105,8 @@ static void *top__sample(void *arg)
 
 	tp->start_ns = tp->last_ns = clock__ns(CLOCK_MONOTONIC);
 	tp->next_ns = tp->start_ns + REFRESH_NS;
-	tp->err = sampler__run(tp->t->pid, tp->t, tp->trie, &so, &tp->st,
-			       &cli_stop);
+	tp->err = cli__backend_run(o, tp->pid, tp->t, tp->trie, &so, &tp->st,
+				   &cli_stop);
 	top__publish(tp, tp->trie, &tp->st, true, tp->err);
 	return NULL;
 }
@@ -133,12 +134,17 @@ static void top__signals(void)
 
 static int top__check(const struct cli_opts *o)
 {
+	if (o->all && (o->pid || o->argv[0])) {
+		fprintf(stderr, "psample: top --all takes no --pid or "
+				"command: it shows every Python process\n");
+		return PS_EXIT_USAGE;
+	}
 	if (o->pid && o->argv[0]) {
 		fprintf(stderr, "psample: top takes --pid PID or -- COMMAND, "
 				"not both\n");
 		return PS_EXIT_USAGE;
 	}
-	if (!o->pid && !o->argv[0]) {
+	if (!o->pid && !o->argv[0] && !o->all) {
 		fprintf(stderr, "psample: top needs --pid PID or a command: "
 				"psample top -- python3 app.py\n");
 		return PS_EXIT_USAGE;
@@ -171,7 +177,7 @@ static int top__session(struct top *tp)
 	int rc;
 
 	if (pipe2(tp->wake, O_CLOEXEC | O_NONBLOCK) < 0)
-		return cli__fail(-errno, tp->t->pid, "pipe");
+		return cli__fail(-errno, tp->pid, "pipe");
 	pthread_mutex_init(&tp->lock, NULL);
 	if ((rc = top_screen__start(&u)))
 		goto out_screen;
@@ -184,7 +190,7 @@ static int top__session(struct top *tp)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		top_screen__end();
-		rc = cli__fail(-err, tp->t->pid, "thread");
+		rc = cli__fail(-err, tp->pid, "thread");
 		goto out_screen;
 	}
 
@@ -202,7 +208,7 @@ static int top__session(struct top *tp)
 
 	rc = 0;
 	if (cli__refused(tp->err, &tp->st))
-		rc = cli__start_error(tp->err, tp->o, tp->t->pid, tp->t);
+		rc = cli__start_error(tp->err, tp->o, tp->pid, tp->t);
 	else if (tp->child > 0 && tp->child_reaped)
 		rc = cli__exit_code(tp->child_status);
 out_screen:
@@ -227,7 +233,15 @@ int cli__top(struct cli_opts *o)
 	if (o->argv[0] && (rc = job__spawn(o->argv, true, &tp.child)))
 		return rc;
 
+	if (o->all) {
+		/* Every Python process: no target of its own. */
+		tp.trie = trie__new();
+		rc = tp.trie ? top__session(&tp) : cli__fail(-ENOMEM, 0, "top");
+		trie__free(tp.trie);
+		return rc;
+	}
 	pid_t pid = tp.child ? tp.child : o->pid;
+	tp.pid = pid;
 	int err = cli__open(pid, tp.child,
 			    tp.child ? SPAWN_WAIT_NS : ATTACH_WAIT_NS, false,
 			    &tp.t, &status);

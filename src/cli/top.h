@@ -159,7 +159,8 @@ double top__share(uint64_t part, uint64_t whole);
 struct top {
 	/* Set before the sampling thread starts, then read-only. */
 	struct cli_opts *o;
-	struct py_target *t;
+	struct py_target *t; /* NULL with --all */
+	pid_t pid; /* the target's (0 with --all) */
 	struct trie *trie;
 	pid_t child;
 	char cmdline[1024];

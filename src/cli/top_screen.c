@@ -229,8 +229,15 @@ static void screen__header(struct top_screen *u)
 	const struct top_snap *s = u->shown;
 	char line[2048], a[32], b[32], thr[96];
 
-	snprintf(line, sizeof(line), "psample top - pid %d, Python %s: %s",
-		 (int)tp->t->pid, tp->t->version_str, tp->cmdline);
+	if (tp->t)
+		snprintf(line, sizeof(line),
+			 "psample top - pid %d, Python %s: %s",
+			 (int)tp->t->pid, tp->t->version_str, tp->cmdline);
+	else
+		snprintf(line, sizeof(line),
+			 "psample top --all - every Python process of the "
+			 "host (%u now)",
+			 u->shown ? u->shown->st.live_processes : 0);
 	screen__clean(u, line);
 	attron(A_BOLD);
 	screen__put(0, 0, line);

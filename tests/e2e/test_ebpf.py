@@ -15,6 +15,8 @@
 - record --all: processes of different versions at once, and one that
   starts during the run, each under its own process root with its own
   functions only;
+- top --all and top --backend ebpf --pid show the busy process's
+  functions live, and q ends them with exit 0;
 - psample in a pid namespace of its own (a container without the host's
   pids) names the tasks as its /proc does, and samples;
 - kill -9 of psample mid-run leaves no BPF program behind;
@@ -324,6 +326,30 @@ def check_all(tap, its, d):
                  % seen.get("C", 0))
 
 
+def check_top(tap, it, d):
+    if not shutil.which("tmux"):
+        tap.skip("top --all and top --backend ebpf", "tmux is not installed")
+        return
+    tmux = common.Tmux("psample-ebpf", "ebpf")
+    with common.Target(it.path, "ratio.py", "30", ready=False) as t:
+        for args in (["--all"], ["--backend", "ebpf", "--pid", str(t.pid)]):
+            name = "top %s on %s" % (" ".join(args[:2]), common.label(it))
+            cmd = " ".join([common.PSAMPLE, "top"] + args)
+            try:
+                tmux("new-session", "-d", "-x", "150", "-y", "30", "-s",
+                     "ebpf", "%s; echo EXIT=$?; sleep 60" % cmd)
+                # burn is ratio.py's leaf: all of its CPU time.
+                shown = tmux.wait_for(lambda s: "burn (" in s and
+                                      "Mode cpu" in s)
+                tmux.send("q")
+                ended = tmux.wait_for(lambda s: "EXIT=" in s, 10)
+            finally:
+                tmux("kill-server", check=False)
+            tap.ok(shown and ended and "EXIT=0" in ended,
+                   "%s: the busy process's functions live; q ends it, exit 0"
+                   % name, tmux.last)
+
+
 def check_pidns(tap, it, d):
     unshare = shutil.which("unshare")
     if not unshare:
@@ -425,6 +451,7 @@ def main():
     if supported:
         check_all(tap, supported, d)
         check_pidns(tap, supported[0], d)
+        check_top(tap, supported[-1], d)
         check_kill(tap, supported[-1], d)
     check_noperm(tap)
     tap.done()
