@@ -34,6 +34,15 @@ struct {
 	__type(value, struct psb_proc);
 } procs SEC(".maps");
 
+/* --all: processes met on a CPU that are not in procs (value unused).
+ * LRU: when full, the longest unseen go, and come back if they run. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PSB_MAX_UNKNOWN);
+	__type(key, u32);
+	__type(value, u32);
+} unknown SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PSB_MAX_THREADS);
@@ -208,10 +217,8 @@ static s64 tstate__frame(const struct py_layout *l, const uint8_t *ts)
 
 /* The interrupted task's tgid and tid in psample's pid namespace; false
  * for the idle task, or a task outside that namespace. */
-static bool task__ids(u32 *tgid, u32 *tid)
+static bool task__ids(const struct psb_config *cfg, u32 *tgid, u32 *tid)
 {
-	u32 zero = 0;
-	const struct psb_config *cfg = bpf_map_lookup_elem(&pidns, &zero);
 	u64 id = bpf_get_current_pid_tgid();
 
 	if (!(u32)id)
@@ -238,11 +245,17 @@ int psample_sample(void *ctx)
 	const struct psb_thread *th;
 
 	(void)ctx;
-	if (!task__ids(&tgid, &tid))
+	const struct psb_config *cfg = bpf_map_lookup_elem(&pidns, &zero);
+	if (!task__ids(cfg, &tgid, &tid))
 		return 0;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (!proc)
+	if (!proc) {
+		/* --all finds the processes to sample among those that run,
+		 * not by reading every process of /proc every second. */
+		if (cfg && cfg->watch)
+			bpf_map_update_elem(&unknown, &tgid, &zero, BPF_NOEXIST);
 		return 0;
+	}
 	count(PSB_C_EVENTS);
 	th = bpf_map_lookup_elem(&threads, &tid);
 	if (!th) {

@@ -16,9 +16,11 @@
 /* Frames (Python and shims) a sample keeps, innermost first; a deeper
  * stack is marked truncated.  A power of two: indexes are masked. */
 #define PSB_MAX_FRAMES 2048
-/* Processes and threads the maps hold. */
+/* Processes and threads the maps hold; processes not sampled that were
+ * met on a CPU since user space last asked (--all). */
 #define PSB_MAX_PROCS 256
 #define PSB_MAX_THREADS 65536
+#define PSB_MAX_UNKNOWN 1024
 /* The ring buffer: records of about 1 s of the deepest stacks at 100 Hz
  * on two CPUs; a power of two of pages. */
 #define PSB_RINGBUF_BYTES (16u << 20)
@@ -31,6 +33,10 @@
 struct psb_config {
 	uint64_t pidns_dev;
 	uint64_t pidns_ino;
+	/* --all: note the tgid of every task met that is not a configured
+	 * process, for user space to look at */
+	uint32_t watch;
+	uint32_t pad;
 };
 
 /* Per process (key: tgid as psample's /proc numbers it). */

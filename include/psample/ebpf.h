@@ -55,6 +55,14 @@ void ebpf__free(struct ebpf *e);
  * more is known than its error code). */
 const char *ebpf__why(void);
 
+/*
+ * --all: from now on the program notes every process it meets on a CPU
+ * that it does not sample; ebpf__unknown takes up to max of their pids
+ * (psample's namespace) into out and forgets them: their number.
+ */
+int ebpf__watch(struct ebpf *e);
+int ebpf__unknown(struct ebpf *e, pid_t *out, uint32_t max);
+
 /* Sample process pid (host pid) with the layout of its interpreter. */
 int ebpf__add_proc(struct ebpf *e, pid_t pid, const struct py_layout *l,
 		   uint64_t frame_type);
@@ -98,9 +106,10 @@ int ebpf__run(pid_t pid, struct py_target *t, struct trie *trie,
 
 /*
  * The same for every Python process of the host (--all): found as they
- * start (/proc, every second), dropped as they end or exec, each under a
- * process root; one that is not supported is skipped with one line on
- * stderr (none when o->warn_behind is off, as with -q).
+ * run (/proc at the start, then those the program meets on a CPU),
+ * dropped as they end or exec, each under a process root; one that is
+ * not supported is skipped with one line on stderr (none when
+ * o->warn_behind is off, as with -q).
  */
 int ebpf__run_all(struct trie *trie, const struct sampler_opts *o,
 		  struct sampler_stats *st, volatile sig_atomic_t *stop);

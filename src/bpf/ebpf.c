@@ -38,6 +38,8 @@ struct ebpf {
 	struct bpf_object *obj;
 	struct bpf_program *prog;
 	struct bpf_map *config, *procs, *threads, *samples, *events, *counters;
+	struct bpf_map *unknown;
+	struct psb_config cfg;
 	struct bpf_link **links;
 	uint32_t nlinks;
 	struct ring_buffer *rb;
@@ -191,20 +193,51 @@ static int ebpf__on_record(void *ctx, void *data, size_t size)
  * Tasks are named by the ids of psample's own pid namespace, the ones
  * its /proc shows: in a container that is not the kernel's root one.
  */
-static int ebpf__set_pidns(struct ebpf *e)
+static int ebpf__set_config(struct ebpf *e)
 {
-	struct psb_config c = {0};
-	struct stat st;
 	uint32_t key = 0;
 
-	if (stat("/proc/self/ns/pid", &st) == 0) {
-		c.pidns_dev = (uint64_t)st.st_dev;
-		c.pidns_ino = (uint64_t)st.st_ino;
-	}
-	if (bpf_map__update_elem(e->config, &key, sizeof(key), &c, sizeof(c),
-				 BPF_ANY))
+	if (bpf_map__update_elem(e->config, &key, sizeof(key), &e->cfg,
+				 sizeof(e->cfg), BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+static int ebpf__set_pidns(struct ebpf *e)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st) == 0) {
+		e->cfg.pidns_dev = (uint64_t)st.st_dev;
+		e->cfg.pidns_ino = (uint64_t)st.st_ino;
+	}
+	return ebpf__set_config(e);
+}
+
+int ebpf__watch(struct ebpf *e)
+{
+	e->cfg.watch = 1;
+	return ebpf__set_config(e);
+}
+
+int ebpf__unknown(struct ebpf *e, pid_t *out, uint32_t max)
+{
+	uint32_t key, next, n = 0;
+	const void *prev = NULL;
+
+	/* Keys first, then deleted: deleting while walking a hash map
+	 * restarts the walk. */
+	while (n < max && !bpf_map__get_next_key(e->unknown, prev, &next,
+						  sizeof(next))) {
+		out[n++] = (pid_t)next;
+		key = next;
+		prev = &key;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		key = (uint32_t)out[i];
+		bpf_map__delete_elem(e->unknown, &key, sizeof(key), 0);
+	}
+	return (int)n;
 }
 
 /* A CPU-clock perf event on cpu every period_ns, its fd or -errno. */
@@ -289,8 +322,9 @@ int ebpf__open(double rate_hz, struct ebpf **out)
 	e->samples = bpf_object__find_map_by_name(e->obj, "samples");
 	e->events = bpf_object__find_map_by_name(e->obj, "events");
 	e->counters = bpf_object__find_map_by_name(e->obj, "counters");
+	e->unknown = bpf_object__find_map_by_name(e->obj, "unknown");
 	if (!e->prog || !e->config || !e->procs || !e->threads || !e->samples ||
-	    !e->events || !e->counters) {
+	    !e->events || !e->counters || !e->unknown) {
 		ebpf__free(e);
 		return -ENOENT;
 	}

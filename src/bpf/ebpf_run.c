@@ -14,9 +14,12 @@
  * the map does not hold (one that just started), or one whose entry no
  * longer checks out (its thread ended and the tid was reused), and every
  * RELIST_NS besides, to drop the entries of threads that ended.
- * With --all, /proc is looked over every SCAN_NS; a process is known by
- * its pid with its start time and exec identity (proc__identity), so an
- * exec or a reused pid is a new process.  With --subprocesses the
+ * With --all, /proc is read once at the start; after that the program
+ * notes the processes it meets on a CPU that it does not sample, and
+ * each batch looks at those, so the cost follows the processes that
+ * run, not all of the host's.  A process is known by its pid with its
+ * start time and exec identity (proc__identity), so an exec or a reused
+ * pid is a new process.  With --subprocesses the
  * processes are the target's family (family.h), as the ptrace backend
  * finds them, looked at after every batch.
  */
@@ -45,12 +48,19 @@
 #define MAX_PROCS 256 /* the program's process map holds as many */
 #define YOUNG_NS (5 * NSEC)
 
+/* --all: a skipped process not met on a CPU for this long is forgotten
+ * (and looked at anew if it runs again). */
+#define FORGET_NS (10 * NSEC)
+
 /* A process --all looked at that is not sampled (not Python, not
- * supported): not looked at again while it is the same process. */
+ * supported): not looked at again while it is the same process, but for
+ * a young one (retry), which may still become Python. */
 struct eskip {
 	pid_t pid;
 	struct proc_identity id;
-	bool seen;
+	bool retry;
+	int64_t checked; /* ns: its identity last read */
+	int64_t met; /* ns: last met on a CPU */
 };
 
 struct erun {
@@ -161,25 +171,24 @@ static bool erun__child_done(const struct erun *x)
 	return st->child_reaped;
 }
 
-/* --all: whether pid is a process already looked at. */
-static bool erun__known(struct erun *x, pid_t pid,
-			const struct proc_identity *id)
+static struct eskip *erun__skipped(struct erun *x, pid_t pid)
+{
+	for (uint32_t i = 0; i < x->nskip; i++)
+		if (x->skip[i].pid == pid)
+			return &x->skip[i];
+	return NULL;
+}
+
+static bool erun__sampled(const struct erun *x, pid_t pid)
 {
 	for (uint32_t i = 0; i < x->nprocs; i++)
 		if (x->procs[i]->pid == pid)
 			return true;
-	for (uint32_t i = 0; i < x->nskip; i++) {
-		struct eskip *s = &x->skip[i];
-		if (s->pid == pid && s->id.start == id->start &&
-		    s->id.exec == id->exec) {
-			s->seen = true;
-			return true;
-		}
-	}
 	return false;
 }
 
-static int erun__skip(struct erun *x, pid_t pid, const struct proc_identity *id)
+static int erun__skip(struct erun *x, pid_t pid, const struct proc_identity *id,
+		      bool retry, int64_t now)
 {
 	if (x->nskip == x->cap_skip) {
 		uint32_t cap = x->cap_skip ? x->cap_skip * 2 : 256;
@@ -189,8 +198,9 @@ static int erun__skip(struct erun *x, pid_t pid, const struct proc_identity *id)
 		x->skip = v;
 		x->cap_skip = cap;
 	}
-	x->skip[x->nskip++] =
-		(struct eskip){.pid = pid, .id = *id, .seen = true};
+	x->skip[x->nskip++] = (struct eskip){
+		.pid = pid, .id = *id, .retry = retry, .checked = now,
+		.met = now};
 	return 0;
 }
 
@@ -214,33 +224,91 @@ static int erun__probe(struct erun *x, pid_t pid,
 
 	/* Not (yet) an interpreter, or one still starting (its lists not
 	 * set up, so its layout does not check out yet): looked at again
-	 * next time while it is young, as record waits for its command. */
+	 * while it is young, as record waits for its command. */
 	if (err && age < YOUNG_NS)
-		return 0;
+		return erun__skip(x, pid, id, true, now);
 
 	if (err == -PS_EUNSUPPORTED || err == -PS_EBADLAYOUT) {
 		char cmdline[256] = "";
 		proc__cmdline(pid, cmdline, sizeof(cmdline));
 		if (!x->o->warn_behind) /* -q: nothing on stderr */
-			return erun__skip(x, pid, id);
+			return erun__skip(x, pid, id, false, now);
 		fprintf(stderr, "psample: skipping process %d (%s): %s %s\n",
 			(int)pid, cmdline, ps_strerror(err),
 			py_target__version_hint());
 	}
 	if (err)
-		return erun__skip(x, pid, id);
+		return erun__skip(x, pid, id, false, now);
 	err = erun__add_proc(x, t, true, now);
-	return err == -ENOSPC ? erun__skip(x, pid, id) : err;
+	return err == -ENOSPC ? erun__skip(x, pid, id, false, now) : err;
 }
 
-/* --all: drop the processes that ended or exec'd, add the new ones. */
+/* --all, at start: every process of /proc looked at once. */
 static int erun__scan(struct erun *x, int64_t now)
 {
 	pid_t self = getpid();
 	struct dirent *de;
 	int err = 0;
+	DIR *d = opendir("/proc");
 
-	for (uint32_t i = 0; i < x->nprocs;) {
+	if (!d)
+		return -errno;
+	while (!err && (de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+		struct proc_identity id;
+		if (*end || v <= 0 || v == self)
+			continue;
+		if (proc__identity((pid_t)v, &id) || id.exited)
+			continue;
+		err = erun__probe(x, (pid_t)v, &id, now);
+	}
+	closedir(d);
+	return err;
+}
+
+/*
+ * --all, after the start: a process the program met on a CPU that it
+ * does not sample.  New, or one that exec'd or whose pid was reused, or
+ * a young one due for another look: probed.  A skipped one's identity
+ * is read at most every SCAN_NS, however often it runs.
+ */
+static int erun__met(struct erun *x, pid_t pid, int64_t now)
+{
+	struct eskip *s = erun__skipped(x, pid);
+	struct proc_identity id;
+
+	if (pid == getpid() || erun__sampled(x, pid))
+		return 0;
+	if (s) {
+		s->met = now;
+		if (now - s->checked < SCAN_NS)
+			return 0;
+		s->checked = now;
+		bool gone = proc__identity(pid, &id) || id.exited;
+		if (!gone && !s->retry && id.start == s->id.start &&
+		    id.exec == s->id.exec)
+			return 0;
+		*s = x->skip[--x->nskip]; /* probed anew, or gone */
+		if (gone)
+			return 0;
+	} else if (proc__identity(pid, &id) || id.exited) {
+		return 0;
+	}
+	return erun__probe(x, pid, &id, now);
+}
+
+/*
+ * --all: drop the sampled processes that ended or exec'd (every
+ * SCAN_NS), forget the skipped ones not met for FORGET_NS, and look at
+ * the processes met on a CPU since the last batch.
+ */
+static int erun__watch(struct erun *x, int64_t now, bool check)
+{
+	pid_t met[256];
+	int n, err = 0;
+
+	for (uint32_t i = 0; check && i < x->nprocs;) {
 		struct eproc *p = x->procs[i];
 		struct proc_identity id;
 		if (proc__identity(p->pid, &id) || id.exited ||
@@ -250,30 +318,18 @@ static int erun__scan(struct erun *x, int64_t now)
 		}
 		i++;
 	}
-	for (uint32_t i = 0; i < x->nskip; i++)
-		x->skip[i].seen = false;
-	DIR *d = opendir("/proc");
-	if (!d)
-		return -errno;
-	while (!err && (de = readdir(d))) {
-		char *end;
-		long v = strtol(de->d_name, &end, 10);
-		struct proc_identity id;
-		if (*end || v <= 0 || v == self)
-			continue;
-		if (proc__identity((pid_t)v, &id) || id.exited ||
-		    erun__known(x, (pid_t)v, &id))
-			continue;
-		err = erun__probe(x, (pid_t)v, &id, now);
+	for (uint32_t i = 0; check && i < x->nskip;) {
+		if (now - x->skip[i].met > FORGET_NS)
+			x->skip[i] = x->skip[--x->nskip];
+		else
+			i++;
 	}
-	closedir(d);
-	/* Forget the skipped processes that ended. */
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < x->nskip; i++)
-		if (x->skip[i].seen)
-			x->skip[n++] = x->skip[i];
-	x->nskip = n;
-	return err;
+	do {
+		n = ebpf__unknown(x->e, met, 256);
+		for (int i = 0; i < n && !err; i++)
+			err = erun__met(x, met[i], now);
+	} while (n == 256 && !err);
+	return err < 0 ? err : 0;
 }
 
 /* --subprocesses: a member of the family goes (exit, exec, the end). */
@@ -444,10 +500,12 @@ static int erun__loop(struct erun *x, volatile sig_atomic_t *stop,
 			x->st->target_exited = true;
 			return 0;
 		}
-		if (x->all && now >= scan_at) {
-			if ((err = erun__scan(x, now)))
+		if (x->all) {
+			bool check = now >= scan_at;
+			if ((err = erun__watch(x, now, check)))
 				return err;
-			scan_at = now + SCAN_NS;
+			if (check)
+				scan_at = now + SCAN_NS;
 		}
 		x->st->live_processes = x->nprocs;
 	}
@@ -486,8 +544,10 @@ static int erun__run(pid_t pid, struct py_target *t, bool all,
 		if (err || gone)
 			goto out;
 	} else {
-		err = all ? erun__scan(x, start)
-			  : erun__add_proc(x, t, false, start);
+		err = all ? ebpf__watch(x->e) : 0;
+		if (!err)
+			err = all ? erun__scan(x, start)
+				  : erun__add_proc(x, t, false, start);
 		if (err)
 			goto out;
 	}
