@@ -253,7 +253,8 @@ int psample_sample(void *ctx)
 		/* --all finds the processes to sample among those that run,
 		 * not by reading every process of /proc every second. */
 		if (cfg && cfg->watch)
-			bpf_map_update_elem(&unknown, &tgid, &zero, BPF_NOEXIST);
+			bpf_map_update_elem(&unknown, &tgid, &zero,
+					    BPF_NOEXIST);
 		return 0;
 	}
 	count(PSB_C_EVENTS);

@@ -227,8 +227,8 @@ int ebpf__unknown(struct ebpf *e, pid_t *out, uint32_t max)
 
 	/* Keys first, then deleted: deleting while walking a hash map
 	 * restarts the walk. */
-	while (n < max && !bpf_map__get_next_key(e->unknown, prev, &next,
-						  sizeof(next))) {
+	while (n < max &&
+	       !bpf_map__get_next_key(e->unknown, prev, &next, sizeof(next))) {
 		out[n++] = (pid_t)next;
 		key = next;
 		prev = &key;

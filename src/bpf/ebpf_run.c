@@ -198,9 +198,11 @@ static int erun__skip(struct erun *x, pid_t pid, const struct proc_identity *id,
 		x->skip = v;
 		x->cap_skip = cap;
 	}
-	x->skip[x->nskip++] = (struct eskip){
-		.pid = pid, .id = *id, .retry = retry, .checked = now,
-		.met = now};
+	x->skip[x->nskip++] = (struct eskip){.pid = pid,
+					     .id = *id,
+					     .retry = retry,
+					     .checked = now,
+					     .met = now};
 	return 0;
 }
 
@@ -515,9 +517,8 @@ static int erun__loop(struct erun *x, volatile sig_atomic_t *stop,
 /* Sample pid, whose interpreter is t (NULL: not yet Python, with
  * --subprocesses), or with all every Python process of the host. */
 static int erun__run(pid_t pid, struct py_target *t, bool all,
-		     struct trie *trie,
-		     const struct sampler_opts *o, struct sampler_stats *st,
-		     volatile sig_atomic_t *stop)
+		     struct trie *trie, const struct sampler_opts *o,
+		     struct sampler_stats *st, volatile sig_atomic_t *stop)
 {
 	struct erun *x;
 	int err;

@@ -231,8 +231,8 @@ static void screen__header(struct top_screen *u)
 
 	if (tp->t)
 		snprintf(line, sizeof(line),
-			 "psample top - pid %d, Python %s: %s",
-			 (int)tp->t->pid, tp->t->version_str, tp->cmdline);
+			 "psample top - pid %d, Python %s: %s", (int)tp->t->pid,
+			 tp->t->version_str, tp->cmdline);
 	else
 		snprintf(line, sizeof(line),
 			 "psample top --all - every Python process of the "
