@@ -98,19 +98,4 @@ int sampler__run(pid_t pid, struct py_target *t, struct trie *trie,
 		 const struct sampler_opts *o, struct sampler_stats *st,
 		 volatile sig_atomic_t *stop);
 
-/*
- * Add one thread's stack (innermost first, as the walker gives it) to
- * the trie under its thread's root frame, at line granularity: writers
- * drop the roots or the lines when asked (trie__project).  Shared by the
- * sampler and tests.
- */
-int sampler__add_stack(struct trie *trie, const struct py_thread *th,
-		       const char *thread_name);
-
-/* The same under a process root frame proc (a PS_FRAME_PROCESS id, or
- * UINT32_MAX for none): the eBPF backend's stacks of several processes. */
-int sampler__add_proc_stack(struct trie *trie, uint32_t proc,
-			    const struct py_thread *th,
-			    const char *thread_name);
-
 #endif

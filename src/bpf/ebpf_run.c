@@ -70,6 +70,7 @@ struct erun {
 	struct ebpf *e;
 	bool all;
 	struct family *fam; /* --subprocesses: the processes sampled */
+	struct stack_memo *memo;
 	struct eproc *procs[MAX_PROCS];
 	uint32_t nprocs;
 	struct eskip *skip;
@@ -149,8 +150,8 @@ static int erun__flush(struct erun *x)
 			if (recs[k].pid == p->pid)
 				x->recs[m++] = &recs[k];
 		if (m)
-			err = eproc__add(p, x->trie, x->recs, m, x->stacks,
-					 x->frames);
+			err = eproc__add(p, x->trie, x->memo, x->recs, m,
+					 x->stacks, x->frames);
 	}
 	ebpf__clear(x->e);
 	return err;
@@ -531,6 +532,11 @@ static int erun__run(pid_t pid, struct py_target *t, bool all,
 	if (!x)
 		return -ENOMEM;
 	*x = (struct erun){.o = o, .st = st, .trie = trie, .all = all};
+	x->memo = stack_memo__new();
+	if (!x->memo) {
+		free(x);
+		return -ENOMEM;
+	}
 	int64_t cpu0 = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
 	int64_t start = clock__ns(CLOCK_MONOTONIC);
 	if ((err = ebpf__open(o->rate_hz, &x->e)))
@@ -570,6 +576,7 @@ out:
 	while (x->nprocs)
 		erun__drop(x, x->nprocs - 1);
 	ebpf__free(x->e);
+	stack_memo__free(x->memo);
 	free(x->skip);
 	free(x->recs);
 	free(x->stacks);

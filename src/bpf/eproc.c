@@ -16,6 +16,7 @@
 
 #include "psample/error.h"
 #include "psample/family.h"
+#include "psample/stacks.h"
 #include "eproc.h"
 
 static struct ethread *eproc__thread(struct eproc *p, pid_t tid)
@@ -41,7 +42,7 @@ int eproc__new(struct ebpf *e, struct py_target *t, bool own_t,
 	p->pid = t->pid;
 	p->t = t;
 	p->own_t = own_t;
-	p->root = EPROC_NO_FRAME;
+	p->root = STACK_NO_PROC;
 	p->listed_at = now;
 	proc__identity(t->pid, &p->id);
 	if (root) {
@@ -152,6 +153,7 @@ int eproc__relist(struct eproc *p, struct ebpf *e, int64_t now)
 
 /* Name one record and add it to the trie; false if it was an error. */
 static bool eproc__add_one(struct eproc *p, struct trie *trie,
+			   struct stack_memo *memo,
 			   const struct ebpf_record *rec,
 			   struct py_frame *frames)
 {
@@ -172,14 +174,14 @@ static bool eproc__add_one(struct eproc *p, struct trie *trie,
 		.depth = depth,
 		.frames = frames,
 	};
-	if (sampler__add_proc_stack(trie, p->root, &pt,
-				    th && th->name[0] ? th->name : NULL))
+	if (stack__add(trie, memo, p->root, &pt,
+		       th && th->name[0] ? th->name : NULL, NULL, 1))
 		return false;
 	p->stacks++;
 	return true;
 }
 
-int eproc__add(struct eproc *p, struct trie *trie,
+int eproc__add(struct eproc *p, struct trie *trie, struct stack_memo *memo,
 	       const struct ebpf_record *const *recs, uint32_t n,
 	       const struct py_rawstack **stacks, struct py_frame *frames)
 {
@@ -201,7 +203,7 @@ int eproc__add(struct eproc *p, struct trie *trie,
 	    err != -ESRCH)
 		return err;
 	for (uint32_t i = 0; i < n; i++)
-		if (!eproc__add_one(p, trie, recs[i], frames))
+		if (!eproc__add_one(p, trie, memo, recs[i], frames))
 			p->errors++;
 	return 0;
 }

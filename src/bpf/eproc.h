@@ -16,11 +16,11 @@
 #include "psample/proc.h"
 #include "psample/resolve.h"
 #include "psample/sampler.h"
+#include "psample/stacks.h"
 #include "psample/trie.h"
 #include "psample/walker.h"
 
 #define EPROC_NAME_MAX 64
-#define EPROC_NO_FRAME UINT32_MAX
 
 /* A Python thread the tid map holds. */
 struct ethread {
@@ -41,7 +41,7 @@ struct eproc {
 	struct mem_batch batch;
 	struct ethread *th;
 	uint32_t nth, cap_th;
-	uint32_t root; /* its process root in the trie, or EPROC_NO_FRAME */
+	uint32_t root; /* its process root in the trie, or STACK_NO_PROC */
 	int64_t listed_at;
 	uint64_t empty; /* records of a thread with no Python frame */
 	uint64_t stacks, errors; /* stacks added, records dropped */
@@ -63,10 +63,10 @@ int eproc__relist(struct eproc *p, struct ebpf *e, int64_t now);
 
 /*
  * Name the n records of this process (stacks: their raw stacks) with its
- * resolver, in one batch, and add them to trie.  0 or a negative error
- * (records that cannot be named count in p->errors).
+ * resolver, in one batch, and add them to trie (memo: the run's).  0 or a
+ * negative error (records that cannot be named count in p->errors).
  */
-int eproc__add(struct eproc *p, struct trie *trie,
+int eproc__add(struct eproc *p, struct trie *trie, struct stack_memo *memo,
 	       const struct ebpf_record *const *recs, uint32_t n,
 	       const struct py_rawstack **stacks, struct py_frame *frames);
 

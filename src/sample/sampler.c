@@ -34,7 +34,7 @@
 #include "psample/sampler.h"
 #include "psample/table.h"
 #include "psample/family.h"
-#include "stacks.h"
+#include "psample/stacks.h"
 
 #define NSEC 1000000000LL
 /* How often the family is looked over: for new children, and for execs
@@ -63,7 +63,7 @@ struct mstate {
 	struct table *tids; /* tid -> index in v */
 	uint32_t cap, n, nfds;
 	uint64_t swept; /* tick of the last sweep of stale threads */
-	uint32_t proc_frame; /* its root frame in the trie, or NO_FRAME */
+	uint32_t proc_frame; /* its root frame in the trie, or STACK_NO_PROC */
 	struct pause *pause;
 	pid_t *ptids; /* --blocking: its Python threads at the last sample */
 	uint32_t nptids, cap_ptids;
@@ -188,7 +188,7 @@ struct sampler {
 	const struct sampler_opts *o;
 	struct sampler_stats *st;
 	struct trie *trie;
-	struct idmemo *memo; /* 1 << IDMEMO_BITS */
+	struct stack_memo *memo;
 	struct family *fam;
 	uint64_t tick;
 	bool need_state;
@@ -226,7 +226,7 @@ static struct mstate *member__state(struct sampler *s, struct member *m)
 		free(ms);
 		return NULL;
 	}
-	ms->proc_frame = NO_FRAME;
+	ms->proc_frame = STACK_NO_PROC;
 	/* Asked of the process on a free-threaded build (is its GIL on?):
 	 * only when the mode needs it, and not counted as sampling reads. */
 	if (s->o->mode == SAMPLER_GIL)
@@ -622,12 +622,12 @@ int sampler__run(pid_t pid, struct py_target *t, struct trie *trie,
 		mean = 1000;
 	s.need_state = o->mode == SAMPLER_CPU || o->mode == SAMPLER_MEMORY ||
 		       o->idle || o->thread_states;
-	s.memo = calloc(1u << IDMEMO_BITS, sizeof(*s.memo));
+	s.memo = stack_memo__new();
 	if (!s.memo)
 		return -ENOMEM;
 	if ((err = family__new(pid, t, o->subprocesses, member__release, &s,
 			       &s.fam))) {
-		free(s.memo);
+		stack_memo__free(s.memo);
 		return err;
 	}
 	const char *log = getenv("PSAMPLE_CHILD_LOG");
@@ -748,6 +748,6 @@ out:;
 	if (s.child_log)
 		fclose(s.child_log);
 	free(s.state);
-	free(s.memo);
+	stack_memo__free(s.memo);
 	return err;
 }

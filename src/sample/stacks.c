@@ -1,15 +1,36 @@
 /*
- * stacks.c - a thread's stack into the trie, the one way every backend
- * adds one: its process and thread roots, [truncated] where the walk
- * stopped short, its frames outermost first (each an id the trie gives
- * a code object at a line, memoised), and a synthetic leaf.
+ * stacks.c - a thread's stack into the trie (see stacks.h), each frame
+ * an id the trie gives a code object at a line, memoised.
  */
+#include <stdlib.h>
+
 #include "psample/hash.h"
-#include "psample/sampler.h"
-#include "stacks.h"
+#include "psample/stacks.h"
+
+#define IDMEMO_BITS 12
+
+struct idmemo {
+	uint64_t serial; /* 0: empty */
+	int32_t line;
+	uint32_t id;
+};
+
+struct stack_memo {
+	struct idmemo slot[1u << IDMEMO_BITS];
+};
+
+struct stack_memo *stack_memo__new(void)
+{
+	return calloc(1, sizeof(struct stack_memo));
+}
+
+void stack_memo__free(struct stack_memo *m)
+{
+	free(m);
+}
 
 /* The trie id of a code object at a line; memo may be NULL. */
-static int frame__id(struct trie *trie, struct idmemo *memo,
+static int frame__id(struct trie *trie, struct stack_memo *memo,
 		     const struct py_code *c, int32_t line, uint32_t *id)
 {
 	struct idmemo *m = NULL;
@@ -17,7 +38,7 @@ static int frame__id(struct trie *trie, struct idmemo *memo,
 	if (memo) {
 		uint64_t h = hash__mix64(c->serial ^
 					 ((uint64_t)(uint32_t)line << 40));
-		m = &memo[h & ((1u << IDMEMO_BITS) - 1)];
+		m = &memo->slot[h & ((1u << IDMEMO_BITS) - 1)];
 		if (m->serial == c->serial && m->line == line) {
 			*id = m->id;
 			return 0;
@@ -53,14 +74,14 @@ static int node__special(struct trie *trie, uint32_t *node, const char *label)
 	return err ? err : node__push(trie, node, id);
 }
 
-int stack__add(struct trie *trie, struct idmemo *memo, uint32_t proc,
+int stack__add(struct trie *trie, struct stack_memo *memo, uint32_t proc,
 	       const struct py_thread *th, const char *thread_name,
 	       const char *leaf, uint64_t n)
 {
 	uint32_t node = 0, id;
 	int err;
 
-	if (proc != NO_FRAME && (err = node__push(trie, &node, proc)))
+	if (proc != STACK_NO_PROC && (err = node__push(trie, &node, proc)))
 		return err;
 	struct ps_frame root = {
 		.kind = PS_FRAME_THREAD,
@@ -82,16 +103,4 @@ int stack__add(struct trie *trie, struct idmemo *memo, uint32_t proc,
 		return err;
 	trie__count(trie, node, n);
 	return 0;
-}
-
-int sampler__add_stack(struct trie *trie, const struct py_thread *th,
-		       const char *thread_name)
-{
-	return stack__add(trie, NULL, NO_FRAME, th, thread_name, NULL, 1);
-}
-
-int sampler__add_proc_stack(struct trie *trie, uint32_t proc,
-			    const struct py_thread *th, const char *thread_name)
-{
-	return stack__add(trie, NULL, proc, th, thread_name, NULL, 1);
 }
