@@ -30,7 +30,6 @@ Loading BPF needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF:
 without them, or in a psample built without the backend, every check
 that needs it is skipped with the reason.
 """
-import json
 import os
 import re
 import shutil
@@ -134,9 +133,14 @@ def both(it, d, i):
     return profiles, errs
 
 
-def check_differential(tap, it, d):
+def numbered_runs(make, it, d):
+    """common.Runs of make(it, d, i), run i writing files of its own."""
     numbers = iter(range(1000))
-    runs = common.Runs(lambda: both(it, d, next(numbers)))
+    return common.Runs(lambda: make(it, d, next(numbers)))
+
+
+def check_differential(tap, it, d):
+    runs = numbered_runs(both, it, d)
 
     def measure(i):
         profiles, errs = runs(i)
@@ -216,8 +220,7 @@ def threadlife(it, d, i):
 
 
 def check_threads(tap, it, d):
-    numbers = iter(range(1000))
-    runs = common.Runs(lambda: threadlife(it, d, next(numbers)))
+    runs = numbered_runs(threadlife, it, d)
 
     def measure(i):
         stacks, bad = runs(i)
@@ -245,16 +248,11 @@ def check_threads(tap, it, d):
 def check_subprocesses(tap, it, d):
     name = "%s: --backend ebpf --subprocesses, Pool(4) under sh" % (
         common.label(it))
-    out = os.path.join(d, "family-%s.folded" % os.path.basename(it.path))
-    r = common.run(["record", "--backend", "ebpf", "--subprocesses", "-r",
-                    "200", "-o", out, "--", "sh", "-c", '"$0" "$1" pool fork',
-                    it.path, family.FAMILY], timeout=180)
-    info = None
-    for line in r.stdout.splitlines():
-        if line.startswith("{"):
-            info = json.loads(line)
-    stacks, bad = (common.read_folded(out) if os.path.exists(out)
-                   else ([], ["no profile written"]))
+    # sh runs the command as its child (no exec: a command follows).
+    r, info, stacks, bad = family.record(
+        d, it, "ebpf-family-%s" % os.path.basename(it.path),
+        ["pool", "fork"], extra=["--backend", "ebpf"],
+        launcher=["sh", "-c", '"$@"; exit $?', "sh"])
     rooted, unrooted = family.roots(stacks)
     if not tap.ok(r.returncode == 0 and info and stacks and not bad and
                   not unrooted,

@@ -68,11 +68,14 @@ def stray_stderr(err, pids):
     return out
 
 
-def record(d, it, tag, args, extra=()):
+def record(d, it, tag, args, extra=(), launcher=()):
+    """record --subprocesses of family.py ARGS (started by launcher, a
+    command that runs its arguments, if given): (result, the workload's
+    JSON line, stacks, malformed lines)."""
     out = os.path.join(d, "%s.folded" % tag)
     r = common.run(["record", "--subprocesses", "-r", str(RATE), "-o", out]
-                   + list(extra) + ["--", it.path, FAMILY] + args,
-                   timeout=180)
+                   + list(extra) + ["--"] + list(launcher) +
+                   [it.path, FAMILY] + args, timeout=180)
     info = None
     for line in r.stdout.splitlines():
         if line.startswith("{"):
