@@ -19,11 +19,6 @@ int cli__backend_parse(const char *name, struct cli_opts *o)
 	if (!strcmp(name, "ptrace")) {
 		o->backend = CLI_BACKEND_PTRACE;
 	} else if (!strcmp(name, "ebpf")) {
-		if (o->subprocesses) {
-			fprintf(stderr, "psample: --all samples every process "
-					"already; leave out --subprocesses\n");
-			return PS_EXIT_USAGE;
-		}
 		o->backend = CLI_BACKEND_EBPF;
 	} else {
 		fprintf(stderr, "psample: bad backend: %s (ptrace or ebpf)\n",
